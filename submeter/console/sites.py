@@ -1,0 +1,61 @@
+"""The operator console: Django admin themed by Unfold, open to members of organisations."""
+
+from __future__ import annotations
+
+from django.contrib.auth.forms import AuthenticationForm as PlainAuthenticationForm
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from unfold.forms import AuthenticationForm
+from unfold.sites import UnfoldAdminSite
+
+from submeter.tenancy.scoping import (
+    CURRENT_ORGANISATION_SESSION_KEY,
+    scope_for_request,
+)
+
+
+class ConsoleAuthenticationForm(AuthenticationForm):
+    """Any active user may log in; what they see comes from their memberships, not `is_staff`."""
+
+    error_messages = {
+        **PlainAuthenticationForm.error_messages,
+        "invalid_login": _("Wrong user name or password."),
+    }
+
+    def confirm_login_allowed(self, user):
+        PlainAuthenticationForm.confirm_login_allowed(self, user)
+
+
+class ConsoleSite(UnfoldAdminSite):
+    site_title = _("Submeter")
+    site_header = _("Submeter console")
+    index_title = _("Dashboard")
+    login_form = ConsoleAuthenticationForm
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self.login_form = ConsoleAuthenticationForm
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_authenticated and scope_for_request(request).roles)
+
+    def extra_urls(self):
+        return [
+            path(
+                "switch-organisation/<int:organisation_id>/",
+                self.admin_view(self.switch_organisation),
+                name="switch_organisation",
+            )
+        ]
+
+    def switch_organisation(self, request, organisation_id: int):
+        if organisation_id not in scope_for_request(request).roles:
+            raise Http404
+        request.session[CURRENT_ORGANISATION_SESSION_KEY] = organisation_id
+        target = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = ""
+        return HttpResponseRedirect(target or "../../")

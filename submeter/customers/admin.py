@@ -1,0 +1,86 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminSelectMultipleWidget
+
+from submeter.console.admin_base import ScopedAdmin
+from submeter.customers import services
+from submeter.customers.models import Customer
+from submeter.sites.models import Room
+from submeter.tenancy.roles import CUSTOMERS_CHANGE
+
+
+class CustomerForm(forms.ModelForm):
+    rooms = forms.ModelMultipleChoiceField(
+        label=_("rooms"),
+        queryset=Room.objects.none(),
+        required=False,
+        widget=UnfoldAdminSelectMultipleWidget,
+    )
+
+    class Meta:
+        model = Customer
+        fields = "__all__"
+
+
+@admin.register(Customer)
+class CustomerAdmin(ScopedAdmin):
+    change_permission = CUSTOMERS_CHANGE
+    form = CustomerForm
+    list_display = ["name", "contact_name", "phone", "room_list", "state", "organisation"]
+    list_filter = ["state", "notify_sms", "notify_wechat", "notify_email", "notify_voice"]
+    search_fields = ["name", "contact_name", "phone", "email", "rooms__number"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "organisation",
+                    "name",
+                    "contact_name",
+                    "phone",
+                    "email",
+                    "rooms",
+                    "state",
+                ]
+            },
+        ),
+        (
+            _("Notification preferences"),
+            {
+                "fields": [
+                    "notify_sms",
+                    "notify_wechat",
+                    "notify_email",
+                    "notify_voice",
+                    "wechat_openid",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("organisation")
+            .prefetch_related("rooms__floor__building")
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        rooms = self.scope(request).filter(Room.objects.select_related("floor__building"))
+        form.base_fields["rooms"].queryset = rooms
+        if obj is not None:
+            form.base_fields["rooms"].initial = list(obj.rooms.values_list("pk", flat=True))
+        return form
+
+    @admin.display(description=_("rooms"))
+    def room_list(self, obj):
+        return ", ".join(str(room) for room in obj.rooms.all())
+
+    def save_model(self, request, obj, form, change):
+        request.customer_rooms = form.cleaned_data.get("rooms")
+
+    def save_related(self, request, form, formsets, change):
+        services.save_customer(request.user, form.instance, rooms=request.customer_rooms)

@@ -1,0 +1,1 @@
+"""The demo park that `submeter demo` seeds and runs."""
