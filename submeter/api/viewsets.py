@@ -40,6 +40,11 @@ class ScopedSerializer(serializers.ModelSerializer):
             fields["organisation"].read_only = True
         return fields
 
+    def get_validators(self):
+        # Unique constraints are checked by the services (model full_clean), with clear messages,
+        # after the organisation has been resolved.
+        return []
+
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if self.instance is None and "organisation" not in attrs:

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from submeter.api.viewsets import ScopedSerializer, ScopedViewSet
@@ -23,10 +25,10 @@ class GatewaySerializer(ScopedSerializer):
 
 class MeterSerializer(ScopedSerializer):
     ct_ratio = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0.01, required=False
+        max_digits=10, decimal_places=2, min_value=Decimal("0.01"), required=False
     )
     rated_power_kw = serializers.DecimalField(
-        max_digits=10, decimal_places=3, min_value=0, required=False, allow_null=True
+        max_digits=10, decimal_places=3, min_value=Decimal("0"), required=False, allow_null=True
     )
 
     class Meta:

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -78,9 +79,7 @@ def template_bytes() -> bytes:
     sheet.add_data_validation(kinds)
     kinds.add("B2:B20000")
     for i, (key, label, required) in enumerate(COLUMNS):
-        sheet.cell(row=1, column=i + 1).font = sheet.cell(row=1, column=i + 1).font.copy(
-            bold=required
-        )
+        sheet.cell(row=1, column=i + 1).font = Font(bold=required)
         sheet.column_dimensions[chr(ord("A") + i)].width = max(14, len(header(key, label)) + 4)
     buffer = io.BytesIO()
     workbook.save(buffer)

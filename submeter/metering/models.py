@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -137,3 +138,9 @@ class Meter(OrganisationOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.address}"
+
+    def clean(self) -> None:
+        super().clean()
+        duplicate = Meter.objects.filter(organisation_id=self.organisation_id, address=self.address)
+        if self.organisation_id and duplicate.exclude(pk=self.pk).exists():
+            raise ValidationError({"address": _("A meter with this address already exists.")})

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from submeter.api.viewsets import ScopedSerializer, ScopedViewSet
@@ -19,7 +21,11 @@ class FloorSerializer(ScopedSerializer):
 
 class RoomSerializer(ScopedSerializer):
     area_m2 = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False, coerce_to_string=True
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        coerce_to_string=True,
     )
 
     class Meta:

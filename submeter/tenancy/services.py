@@ -135,11 +135,13 @@ def _unique_code(name: str) -> str:
 def create_invite(actor, organisation: Organisation, role: str) -> Invite:
     if role not in Role.values:
         raise ServiceError("invalid", _("Unknown role."), {"role": [_("Unknown role.")]})
+    now = timezone.now()
     invite = Invite(
         organisation=organisation,
         role=role,
         created_by=actor,
-        expires_at=timezone.now() + datetime.timedelta(hours=settings.INVITE_VALID_HOURS),
+        created_at=now,
+        expires_at=now + datetime.timedelta(hours=settings.INVITE_VALID_HOURS),
     )
     invite.save()
     record(actor, "invite.create", invite, organisation_id=organisation.pk, after={"role": role})

@@ -8,7 +8,7 @@ from django.contrib.auth import login
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from unfold.widgets import UnfoldAdminPasswordInput, UnfoldAdminTextInputWidget
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
 from submeter.errors import ServiceError
 from submeter.tenancy import services
@@ -18,8 +18,8 @@ class JoinForm(forms.Form):
     username = forms.CharField(
         label=_("user name"), max_length=150, widget=UnfoldAdminTextInputWidget
     )
-    password = forms.CharField(label=_("password"), widget=UnfoldAdminPasswordInput)
-    password_again = forms.CharField(label=_("password again"), widget=UnfoldAdminPasswordInput)
+    password = forms.CharField(label=_("password"), widget=UnfoldAdminPasswordWidget)
+    password_again = forms.CharField(label=_("password again"), widget=UnfoldAdminPasswordWidget)
 
     def clean(self):
         cleaned = super().clean()

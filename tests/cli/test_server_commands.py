@@ -1,0 +1,83 @@
+"""`submeter demo` and `submeter serve` as a user runs them: real processes, real sockets."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+SUBMETER = str(Path(sys.executable).with_name("submeter"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bytes:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer.read()
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def run_demo(data: Path, port: int) -> tuple[str, bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    process = subprocess.Popen(
+        [SUBMETER, "demo", "--data", str(data), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        page = wait_for(f"http://127.0.0.1:{port}/console/login/", process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return output, page
+
+
+def test_demo_serves_the_console_stops_on_ctrl_c_and_reuses_its_data(tmp_path):
+    first_output, page = run_demo(tmp_path, free_port())
+    second_output, _ = run_demo(tmp_path, free_port())
+
+    assert b"<form" in page
+    assert (tmp_path / "submeter.sqlite3").exists()
+    password_line = next(line for line in first_output.splitlines() if "admin /" in line)
+    assert password_line in second_output
+    assert "Stopped." in second_output
+
+
+def test_serve_answers_on_the_chosen_port(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "SUBMETER_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    subprocess.run([SUBMETER, "migrate"], env=env, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [SUBMETER, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        schema = wait_for(f"http://127.0.0.1:{port}/api/schema/", process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert b"openapi" in schema

@@ -1,0 +1,18 @@
+import pytest
+
+from tests.factories import make_organisation, make_user
+
+
+@pytest.fixture
+def org(db):
+    return make_organisation("示范园区")
+
+
+@pytest.fixture
+def other_org(db):
+    return make_organisation("Other Park")
+
+
+@pytest.fixture
+def admin_user(org):
+    return make_user(org)

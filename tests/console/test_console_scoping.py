@@ -1,0 +1,136 @@
+import io
+
+import pytest
+from django.test import Client
+from openpyxl import load_workbook
+
+from submeter.tenancy.roles import Role
+from tests.factories import make_building, make_meter, make_organisation, make_user
+
+
+def console_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_another_organisations_object_is_404_in_the_console(org, other_org, admin_user):
+    theirs = make_building(other_org, name="Theirs")
+    client = console_client(admin_user)
+
+    assert client.get(f"/console/sites/building/{theirs.pk}/change/").status_code == 404
+    assert (
+        client.post(f"/console/sites/building/{theirs.pk}/delete/", {"post": "yes"}).status_code
+        == 404
+    )
+    theirs.refresh_from_db()
+
+
+def test_console_list_shows_only_the_current_organisation(org, other_org, admin_user):
+    make_meter(org, address="111111111111")
+    make_meter(other_org, address="999999999999")
+
+    page = console_client(admin_user).get("/console/metering/meter/")
+
+    assert b"111111111111" in page.content
+    assert b"999999999999" not in page.content
+
+
+def test_viewer_cannot_open_the_add_form_nor_change(org):
+    building = make_building(org)
+    client = console_client(make_user(org, Role.VIEWER))
+
+    assert client.get("/console/sites/building/add/").status_code == 403
+    page = client.post(
+        f"/console/sites/building/{building.pk}/change/", {"name": "X", "organisation": org.pk}
+    )
+    assert page.status_code == 403
+    building.refresh_from_db()
+    assert building.name != "X"
+
+
+def test_user_without_membership_cannot_enter_the_console(db):
+    client = console_client(make_user(None))
+
+    assert client.get("/console/").status_code == 302
+
+
+def test_switching_organisation_changes_what_the_console_shows(db):
+    group = make_organisation("Group")
+    park_a = make_organisation("Park A", parent=group)
+    park_b = make_organisation("Park B", parent=group)
+    make_building(park_a, name="Building of A")
+    make_building(park_b, name="Building of B")
+    client = console_client(make_user(group))
+
+    both = client.get("/console/sites/building/").content
+    client.get(f"/console/switch-organisation/{park_a.pk}/")
+    only_a = client.get("/console/sites/building/").content
+
+    assert b"Building of A" in both and b"Building of B" in both
+    assert b"Building of A" in only_a and b"Building of B" not in only_a
+
+
+def test_switching_to_an_unseen_organisation_is_404(org, other_org, admin_user):
+    assert (
+        console_client(admin_user).get(f"/console/switch-organisation/{other_org.pk}/").status_code
+        == 404
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/sites/building/",
+        "/console/sites/floor/",
+        "/console/sites/room/",
+        "/console/customers/customer/",
+        "/console/metering/gateway/",
+        "/console/metering/meter/",
+        "/console/tenancy/organisation/",
+        "/console/tenancy/membership/",
+        "/console/tenancy/accessgrant/",
+        "/console/tenancy/invite/",
+        "/console/tenancy/auditentry/",
+    ],
+)
+def test_every_list_opens_and_exports_to_excel(org, admin_user, path):
+    make_meter(org, address="111111111111")
+    client = console_client(admin_user)
+
+    assert client.get(path).status_code == 200
+    export = client.get(path + "?_export=xlsx")
+    assert export.status_code == 200
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    assert sheet.max_row >= 1
+
+
+def test_export_follows_the_list_filters(org, admin_user):
+    make_meter(org, address="111111111111", kind="electricity")
+    make_meter(org, address="222222222222", kind="water")
+
+    export = console_client(admin_user).get(
+        "/console/metering/meter/?kind__exact=water&_export=xlsx"
+    )
+
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    addresses = [row[0].value for row in sheet.iter_rows(min_row=2)]
+    assert addresses == ["222222222222"]
+
+
+def test_dashboard_counts_rooms_tenants_and_meters(org, admin_user):
+    from tests.factories import make_customer, make_room
+
+    room = make_room(organisation=org, customer=make_customer(org))
+    make_meter(org, room=room, online_state="online")
+    make_meter(org, online_state="offline")
+
+    page = console_client(admin_user).get("/console/")
+
+    figures = page.context["figures"]
+    assert (
+        figures["rooms"],
+        figures["tenants"],
+        figures["meters_online"],
+        figures["meters_offline"],
+    ) == (1, 1, 1, 1)
