@@ -136,7 +136,7 @@ class AccessGrantAdmin(ScopedAdmin):
         grant = services.grant_access(
             request.user, obj.organisation, form.cleaned_data["grantee_code"], obj.role
         )
-        obj.pk = grant.pk
+        obj.pk, obj.grantee, obj.granted_by = grant.pk, grant.grantee, grant.granted_by
 
     @admin.action(description=_("Revoke selected grants"))
     def revoke(self, request, queryset):

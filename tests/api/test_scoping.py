@@ -92,3 +92,26 @@ def test_filter_by_other_organisation_returns_nothing(client, mine, theirs, othe
     assert answer.status_code in (200, 400)
     if answer.status_code == 200:
         assert answer.json()["results"] == []
+
+
+def test_maintenance_grant_opens_the_api_and_revoking_closes_it(org):
+    from submeter.tenancy import services
+    from tests.factories import make_organisation
+
+    meter = make_meter(org, address="555555555555")
+    maintainer = make_organisation("运维公司", code="maint")
+    client = api_client(make_user(maintainer, Role.ADMINISTRATOR))
+    assert client.get(f"/api/v1/meters/{meter.pk}/").status_code == 404
+
+    grant = services.grant_access(make_user(org), org, "maint", Role.ELECTRICIAN)
+    assert client.get(f"/api/v1/meters/{meter.pk}/").status_code == 200
+    assert (
+        client.patch(f"/api/v1/meters/{meter.pk}/", {"ct_ratio": "20"}, format="json").status_code
+        == 200
+    )
+    refused = client.post("/api/v1/buildings/", {"name": "X", "organisation": org.pk}, format="json")
+    assert refused.status_code == 400
+    assert "organisation" in refused.json()["error"]["fields"]
+
+    services.revoke_access(make_user(org), grant)
+    assert client.get(f"/api/v1/meters/{meter.pk}/").status_code == 404

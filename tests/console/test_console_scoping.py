@@ -134,3 +134,40 @@ def test_dashboard_counts_rooms_tenants_and_meters(org, admin_user):
         figures["meters_online"],
         figures["meters_offline"],
     ) == (1, 1, 1, 1)
+
+
+def test_maintenance_company_sees_the_granting_park_in_the_console_until_revoked(org):
+    from submeter.tenancy import services
+
+    make_meter(org, address="555555555555")
+    maintainer = make_organisation("运维公司", code="maint")
+    technician = make_user(maintainer, Role.ADMINISTRATOR)
+    client = console_client(technician)
+    grant = services.grant_access(make_user(org), org, "maint", Role.ELECTRICIAN)
+
+    client.get(f"/console/switch-organisation/{org.pk}/")
+    assert b"555555555555" in client.get("/console/metering/meter/").content
+
+    services.revoke_access(None, grant)
+    assert b"555555555555" not in client.get("/console/metering/meter/").content
+
+
+def test_grant_created_in_the_console_with_the_grantee_code(org, admin_user):
+    from submeter.tenancy.models import AccessGrant
+
+    make_organisation("运维公司", code="maint")
+    client = console_client(admin_user)
+
+    answer = client.post(
+        "/console/tenancy/accessgrant/add/",
+        {"organisation": org.pk, "grantee_code": "maint", "role": "electrician"},
+    )
+
+    assert answer.status_code == 302
+    assert AccessGrant.objects.get().grantee.code == "maint"
+    page = client.post(
+        "/console/tenancy/accessgrant/add/",
+        {"organisation": org.pk, "grantee_code": "nobody", "role": "viewer"},
+    )
+    assert page.status_code == 200
+    assert AccessGrant.objects.count() == 1
