@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "submeter.sites",
     "submeter.customers",
     "submeter.metering",
+    "submeter.ledger",
     "submeter.console.apps.ConsoleConfig",
 ]
 

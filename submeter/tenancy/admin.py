@@ -18,7 +18,7 @@ class OrganisationAdmin(ScopedAdmin):
     list_display = ["name", "code", "parent", "time_zone", "is_active"]
     search_fields = ["name", "code"]
     list_filter = ["is_active"]
-    fields = ["parent", "name", "code", "time_zone", "is_active"]
+    fields = ["parent", "name", "code", "time_zone", "topup_fee_percent", "is_active"]
 
     def get_queryset(self, request):
         return self.model._default_manager.filter(pk__in=self.scope(request).organisation_ids)
