@@ -205,7 +205,7 @@ def test_database_refuses_raw_updates_and_deletes_on_postgresql(customer, admin_
 
 
 def test_amounts_are_stored_exactly_as_whole_fen(customer, admin_user):
-    for _ in range(1000):
-        services.charge(None, customer, "0.01", "electricity", idempotency_key=None or f"k{_}")
+    for n in range(1000):
+        services.charge(None, customer, "0.01", "electricity", idempotency_key=f"k{n}")
 
     assert balance(customer) == Decimal("-10.00")
