@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "submeter.customers",
     "submeter.metering",
     "submeter.ledger",
+    "submeter.tariffs",
     "submeter.console.apps.ConsoleConfig",
 ]
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from submeter.engine import EngineError
 from submeter.errors import ServiceError
 from submeter.tenancy.services import validation_error
 
@@ -67,6 +68,9 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         exc = validation_error(exc)
 
+    if isinstance(exc, EngineError):
+        field = exc.field or "__all__"
+        return Response(error_body(exc.code, exc.message, {field: [exc.message]}), status=400)
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, exceptions.ValidationError):

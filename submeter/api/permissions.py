@@ -23,3 +23,15 @@ class RolePermission(BasePermission):
         if request.method in SAFE_METHODS:
             return scope.can(VIEW, organisation_id)
         return scope.can(getattr(view, "change_permission", ""), organisation_id)
+
+
+class ReadPermission(BasePermission):
+    """For POST actions that change nothing (a quote): VIEW in the object's organisation."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated) and scope_for_request(
+            request
+        ).can(VIEW)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return scope_for_request(request).can(VIEW, view.object_organisation_id(obj))

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "submeter.cli.server",
     "submeter.cli.quote",
     "submeter.cli.frame",
+    "submeter.cli.ledger",
+    "submeter.cli.simulate",
 )
 
 

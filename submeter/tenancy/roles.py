@@ -23,6 +23,7 @@ SITES_CHANGE = "sites.change"
 CUSTOMERS_CHANGE = "customers.change"
 DEVICES_CHANGE = "devices.change"
 MONEY_OPERATE = "money.operate"
+TARIFFS_CHANGE = "tariffs.change"
 CONTROL_OPERATE = "control.operate"
 MEMBERS_MANAGE = "members.manage"
 AUDIT_VIEW = "audit.view"
@@ -34,6 +35,7 @@ ALL_PERMISSIONS = frozenset(
         CUSTOMERS_CHANGE,
         DEVICES_CHANGE,
         MONEY_OPERATE,
+        TARIFFS_CHANGE,
         CONTROL_OPERATE,
         MEMBERS_MANAGE,
         AUDIT_VIEW,
@@ -42,7 +44,7 @@ ALL_PERMISSIONS = frozenset(
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.ADMINISTRATOR: ALL_PERMISSIONS,
-    Role.FINANCE: frozenset({VIEW, CUSTOMERS_CHANGE, MONEY_OPERATE, AUDIT_VIEW}),
+    Role.FINANCE: frozenset({VIEW, CUSTOMERS_CHANGE, MONEY_OPERATE, TARIFFS_CHANGE, AUDIT_VIEW}),
     Role.OPERATOR: frozenset(
         {VIEW, SITES_CHANGE, CUSTOMERS_CHANGE, DEVICES_CHANGE, MONEY_OPERATE, CONTROL_OPERATE}
     ),
