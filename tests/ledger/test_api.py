@@ -163,7 +163,7 @@ def test_ledger_audit_endpoint_for_administrators(client, org, customer, admin_u
 
 
 def test_balance_is_exact_after_many_small_topups(client, customer):
-    for n in range(30):
+    for _n in range(30):
         client.post(
             f"/api/v1/customers/{customer.pk}/topups/",
             {"amount": "0.10", "channel": "cash"},
