@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from submeter.ledger.fields import ScaledDecimalField
 from submeter.tenancy.models import OrganisationOwned
 
 
@@ -127,6 +130,18 @@ class Meter(OrganisationOwned):
         _("online state"), max_length=10, choices=OnlineState.choices, default=OnlineState.UNKNOWN
     )
     last_reading_at = models.DateTimeField(_("last reading"), null=True, blank=True)
+    last_values = models.JSONField(
+        _("latest values"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("The registers of the latest reading, as decimal strings."),
+    )
+    reading_interval_minutes = models.PositiveSmallIntegerField(
+        _("reading interval (minutes)"),
+        default=15,
+        help_text=_("How often readings are expected; three missed intervals mark it offline."),
+    )
 
     class Meta:
         verbose_name = _("meter")
@@ -144,3 +159,147 @@ class Meter(OrganisationOwned):
         duplicate = Meter.objects.filter(organisation_id=self.organisation_id, address=self.address)
         if self.organisation_id and duplicate.exclude(pk=self.pk).exists():
             raise ValidationError({"address": _("A meter with this address already exists.")})
+
+
+class ReadingSource(models.TextChoices):
+    MQTT = "mqtt", _("MQTT gateway")
+    MODBUS = "modbus", _("Modbus poll")
+    DLT645 = "dlt645", _("DL/T 645 poll")
+    HTTP = "http", _("HTTP push")
+    MANUAL = "manual", _("Manual entry")
+
+
+CUMULATIVE_FIELDS = (
+    "energy_kwh",
+    "energy_rate1_kwh",
+    "energy_rate2_kwh",
+    "energy_rate3_kwh",
+    "energy_rate4_kwh",
+    "reverse_energy_kwh",
+    "water_m3",
+)
+INSTANTANEOUS_FIELDS = (
+    "voltage_a_v",
+    "voltage_b_v",
+    "voltage_c_v",
+    "current_a_a",
+    "current_b_a",
+    "current_c_a",
+    "power_kw",
+    "power_factor",
+)
+FIELD_PLACES = {name: 3 for name in CUMULATIVE_FIELDS} | {
+    "voltage_a_v": 2,
+    "voltage_b_v": 2,
+    "voltage_c_v": 2,
+    "current_a_a": 3,
+    "current_b_a": 3,
+    "current_c_a": 3,
+    "power_kw": 4,
+    "power_factor": 3,
+}
+
+
+class Reading(models.Model):
+    """One reading of a meter at one instant: cumulative registers and instantaneous values.
+
+    Raw readings are never edited; (meter, timestamp) is unique, so a reading delivered twice is
+    stored once. Values are exact decimals stored as scaled integers.
+    """
+
+    meter = models.ForeignKey(
+        Meter, verbose_name=_("meter"), on_delete=models.PROTECT, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        "tenancy.Organisation",
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+    )
+    timestamp = models.DateTimeField(_("time"))
+    source = models.CharField(_("source"), max_length=8, choices=ReadingSource.choices)
+    energy_kwh = ScaledDecimalField(_("energy (kWh)"), places=3, null=True, blank=True)
+    energy_rate1_kwh = ScaledDecimalField(_("rate 1 (sharp) kWh"), places=3, null=True, blank=True)
+    energy_rate2_kwh = ScaledDecimalField(_("rate 2 (peak) kWh"), places=3, null=True, blank=True)
+    energy_rate3_kwh = ScaledDecimalField(_("rate 3 (flat) kWh"), places=3, null=True, blank=True)
+    energy_rate4_kwh = ScaledDecimalField(_("rate 4 (valley) kWh"), places=3, null=True, blank=True)
+    reverse_energy_kwh = ScaledDecimalField(
+        _("reverse energy (kWh)"), places=3, null=True, blank=True
+    )
+    water_m3 = ScaledDecimalField(_("water (m³)"), places=3, null=True, blank=True)
+    voltage_a_v = ScaledDecimalField(_("voltage A (V)"), places=2, null=True, blank=True)
+    voltage_b_v = ScaledDecimalField(_("voltage B (V)"), places=2, null=True, blank=True)
+    voltage_c_v = ScaledDecimalField(_("voltage C (V)"), places=2, null=True, blank=True)
+    current_a_a = ScaledDecimalField(_("current A (A)"), places=3, null=True, blank=True)
+    current_b_a = ScaledDecimalField(_("current B (A)"), places=3, null=True, blank=True)
+    current_c_a = ScaledDecimalField(_("current C (A)"), places=3, null=True, blank=True)
+    power_kw = ScaledDecimalField(_("power (kW)"), places=4, null=True, blank=True)
+    power_factor = ScaledDecimalField(_("power factor"), places=3, null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "timestamp"], name="reading_unique_meter_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class QuarantineState(models.TextChoices):
+    PENDING = "pending", _("To review")
+    RELEASED = "released", _("Released")
+    DISCARDED = "discarded", _("Discarded")
+
+
+class QuarantinedReading(models.Model):
+    """A reading or message that failed validation, kept with its reason for an operator."""
+
+    organisation = models.ForeignKey(
+        "tenancy.Organisation",
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    meter = models.ForeignKey(
+        Meter,
+        verbose_name=_("meter"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    gateway_serial = models.CharField(_("gateway id"), max_length=64, blank=True)
+    meter_address = models.CharField(_("meter address"), max_length=64, blank=True)
+    timestamp = models.DateTimeField(_("reading time"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=ReadingSource.choices)
+    reason = models.CharField(_("reason"), max_length=40, db_index=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    payload = models.JSONField(_("payload"), null=True, blank=True)
+    raw = models.TextField(_("raw message"), blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=QuarantineState.choices, default=QuarantineState.PENDING
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("quarantined reading")
+        verbose_name_plural = _("quarantine")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.meter_address or '?'} {self.reason}"
