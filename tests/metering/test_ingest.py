@@ -1,4 +1,5 @@
 import datetime
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -63,7 +64,13 @@ def test_unknown_meter_and_another_organisations_meter_are_quarantined(meter, ot
 
 
 def test_future_timestamp_is_quarantined(meter):
-    future = ReadingIn(meter.organisation_id, meter.address, NOW + datetime.timedelta(hours=1), {"energy_kwh": Decimal("1")}, "mqtt")
+    future = ReadingIn(
+        meter.organisation_id,
+        meter.address,
+        NOW + datetime.timedelta(hours=1),
+        {"energy_kwh": Decimal("1")},
+        "mqtt",
+    )
 
     assert ingest([future], now=NOW).quarantined == 1
     assert QuarantinedReading.objects.get().reason == "future_timestamp"
@@ -115,7 +122,9 @@ def test_conflicting_duplicate_is_kept_for_review(meter):
 
 def test_gateway_is_seen_with_its_readings(meter, org):
     gateway = make_gateway(org, serial="GW-9")
-    item = ReadingIn(org.pk, meter.address, T0, {"energy_kwh": Decimal("1")}, "mqtt", gateway_serial="GW-9")
+    item = ReadingIn(
+        org.pk, meter.address, T0, {"energy_kwh": Decimal("1")}, "mqtt", gateway_serial="GW-9"
+    )
 
     ingest([item], now=NOW)
 
@@ -148,9 +157,13 @@ def test_outage_replay_fills_the_gap_exactly_once(meter):
 
     result = ingest(replay, now=NOW)
 
-    stamps = list(Reading.objects.filter(meter=meter).order_by("timestamp").values_list("timestamp", flat=True))
+    stamps = list(
+        Reading.objects.filter(meter=meter)
+        .order_by("timestamp")
+        .values_list("timestamp", flat=True)
+    )
     assert len(stamps) == 28
-    assert all(b - a == datetime.timedelta(minutes=15) for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b - a == datetime.timedelta(minutes=15) for a, b in itertools.pairwise(stamps))
     assert result.stored == 24
     assert not QuarantinedReading.objects.exists()
 
@@ -173,7 +186,12 @@ def test_manual_reading_is_stored_and_audited(meter, admin_user):
     from submeter.metering.services import enter_manual_reading
     from submeter.tenancy.models import AuditEntry
 
-    enter_manual_reading(admin_user, meter, timezone.now() - datetime.timedelta(hours=1), {"energy_kwh": Decimal("5000")})
+    enter_manual_reading(
+        admin_user,
+        meter,
+        timezone.now() - datetime.timedelta(hours=1),
+        {"energy_kwh": Decimal("5000")},
+    )
 
     assert Reading.objects.get(meter=meter).source == "manual"
     assert AuditEntry.objects.filter(action="reading.manual").exists()
