@@ -5,7 +5,7 @@ from rest_framework.routers import DefaultRouter
 from submeter.api.auth import TokenView
 from submeter.customers.api import CustomerViewSet
 from submeter.ledger import api as ledger_api
-from submeter.metering.api import GatewayViewSet, MeterViewSet
+from submeter.metering.api import GatewayViewSet, MeterViewSet, ReadingsPushView
 from submeter.sites.api import BuildingViewSet, FloorViewSet, RoomViewSet
 from submeter.tariffs.api import TariffViewSet
 
@@ -33,6 +33,7 @@ urlpatterns = [
     path("v1/auth/token", TokenView.as_view(), name="api-token"),
     path("v1/customers/<int:customer_id>/", include(customer_money)),
     path("v1/ledger/audit/", ledger_api.LedgerAuditView.as_view(), name="ledger-audit"),
+    path("v1/readings/", ReadingsPushView.as_view(), name="readings-push"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
