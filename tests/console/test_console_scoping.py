@@ -92,6 +92,8 @@ def test_switching_to_an_unseen_organisation_is_404(org, other_org, admin_user):
         "/console/tenancy/accessgrant/",
         "/console/tenancy/invite/",
         "/console/tenancy/auditentry/",
+        "/console/metering/reading/",
+        "/console/metering/quarantinedreading/",
     ],
 )
 def test_every_list_opens_and_exports_to_excel(org, admin_user, path):
