@@ -1,13 +1,16 @@
 from django import forms
 from django.contrib import admin
+from django.http import Http404
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
+from unfold.decorators import action
 from unfold.widgets import UnfoldAdminSelectMultipleWidget
 
 from submeter.console.admin_base import ScopedAdmin
 from submeter.customers import services
 from submeter.customers.models import Customer
 from submeter.sites.models import Room
-from submeter.tenancy.roles import CUSTOMERS_CHANGE
+from submeter.tenancy.roles import CUSTOMERS_CHANGE, MONEY_OPERATE
 
 
 class CustomerForm(forms.ModelForm):
@@ -59,6 +62,9 @@ class CustomerAdmin(ScopedAdmin):
         ),
     ]
 
+    actions_row = ["open_statement", "open_topup"]
+    actions_detail = ["open_statement", "open_topup"]
+
     def get_queryset(self, request):
         return (
             super()
@@ -84,3 +90,29 @@ class CustomerAdmin(ScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         services.save_customer(request.user, form.instance, rooms=request.customer_rooms)
+
+    # -- links to the money screens (submeter.ledger.admin) --------------------------------------
+    def has_money_operate_permission(self, request, object_id=None) -> bool:
+        if object_id is None:
+            return self.scope(request).can(MONEY_OPERATE)
+        return self.scope(request).can(
+            MONEY_OPERATE, self._scoped_customer(request, object_id).organisation_id
+        )
+
+    def _scoped_customer(self, request, object_id) -> Customer:
+        customer = self.get_object(request, object_id)
+        if customer is None:
+            raise Http404(_("Not found."))
+        return customer
+
+    @action(description=_("Statement"), url_path="statement", icon="receipt_long")
+    def open_statement(self, request, object_id):
+        customer = self._scoped_customer(request, object_id)
+        return redirect("admin:ledger_statement", customer.pk)
+
+    @action(
+        description=_("Top up"), url_path="top-up", icon="add_card", permissions=["money_operate"]
+    )
+    def open_topup(self, request, object_id):
+        customer = self._scoped_customer(request, object_id)
+        return redirect("admin:ledger_topup", customer.pk)

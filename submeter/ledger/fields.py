@@ -64,7 +64,9 @@ class ScaledDecimalField(models.BigIntegerField):
         try:
             return to_scaled(value, self.places)
         except (ValueError, InvalidOperation) as exc:
-            raise ValueError(f"{value!r} is not a number with at most {self.places} decimals") from exc
+            raise ValueError(
+                f"{value!r} is not a number with at most {self.places} decimals"
+            ) from exc
 
     def formfield(self, **kwargs):
         from django import forms

@@ -109,7 +109,9 @@ def test_maintenance_grant_opens_the_api_and_revoking_closes_it(org):
         client.patch(f"/api/v1/meters/{meter.pk}/", {"ct_ratio": "20"}, format="json").status_code
         == 200
     )
-    refused = client.post("/api/v1/buildings/", {"name": "X", "organisation": org.pk}, format="json")
+    refused = client.post(
+        "/api/v1/buildings/", {"name": "X", "organisation": org.pk}, format="json"
+    )
     assert refused.status_code == 400
     assert "organisation" in refused.json()["error"]["fields"]
 

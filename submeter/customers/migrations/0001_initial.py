@@ -6,33 +6,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('contact_name', models.CharField(blank=True, max_length=100, verbose_name='contact person')),
-                ('phone', models.CharField(blank=True, max_length=32, validators=[django.core.validators.RegexValidator('^\\+?[0-9 -]{5,20}$', 'Enter a valid phone number.')], verbose_name='contact phone')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('wechat_openid', models.CharField(blank=True, max_length=64, verbose_name='WeChat OpenID')),
-                ('notify_sms', models.BooleanField(default=True, verbose_name='notify by SMS')),
-                ('notify_wechat', models.BooleanField(default=False, verbose_name='notify by WeChat')),
-                ('notify_email', models.BooleanField(default=False, verbose_name='notify by e-mail')),
-                ('notify_voice', models.BooleanField(default=False, verbose_name='notify by voice call')),
-                ('state', models.CharField(choices=[('active', 'Active'), ('closed', 'Closed')], default='active', max_length=10, verbose_name='state')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "contact_name",
+                    models.CharField(blank=True, max_length=100, verbose_name="contact person"),
+                ),
+                (
+                    "phone",
+                    models.CharField(
+                        blank=True,
+                        max_length=32,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\+?[0-9 -]{5,20}$", "Enter a valid phone number."
+                            )
+                        ],
+                        verbose_name="contact phone",
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="e-mail")),
+                (
+                    "wechat_openid",
+                    models.CharField(blank=True, max_length=64, verbose_name="WeChat OpenID"),
+                ),
+                ("notify_sms", models.BooleanField(default=True, verbose_name="notify by SMS")),
+                (
+                    "notify_wechat",
+                    models.BooleanField(default=False, verbose_name="notify by WeChat"),
+                ),
+                (
+                    "notify_email",
+                    models.BooleanField(default=False, verbose_name="notify by e-mail"),
+                ),
+                (
+                    "notify_voice",
+                    models.BooleanField(default=False, verbose_name="notify by voice call"),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("active", "Active"), ("closed", "Closed")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created at"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer',
-                'verbose_name_plural': 'customers',
-                'ordering': ['name'],
+                "verbose_name": "customer",
+                "verbose_name_plural": "customers",
+                "ordering": ["name"],
             },
         ),
     ]

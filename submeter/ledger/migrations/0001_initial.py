@@ -9,94 +9,322 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0002_initial'),
-        ('tenancy', '0002_organisation_topup_fee_percent'),
+        ("customers", "0002_initial"),
+        ("tenancy", "0002_organisation_topup_fee_percent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('wallet', 'Tenant wallet'), ('revenue_electricity', 'Electricity revenue'), ('revenue_water', 'Water revenue'), ('revenue_gas', 'Gas revenue'), ('revenue_fees', 'Fee revenue'), ('service_fee', 'Top-up service fees'), ('cash', 'Cash'), ('card', 'Card'), ('transfer', 'Bank transfer'), ('wechat', 'WeChat Pay clearing'), ('alipay', 'Alipay clearing'), ('subsidy', 'Subsidies'), ('adjustment', 'Adjustments')], max_length=24, verbose_name='kind')),
-                ('balance', submeter.ledger.fields.MoneyField(default=Decimal('0.00'), help_text='Cached for wallets; derived from entries for the other accounts.', verbose_name='balance')),
-                ('overdraft_limit', submeter.ledger.fields.MoneyField(default=Decimal('0.00'), help_text='How far below zero the wallet may go before supply is cut.', verbose_name='overdraft limit')),
-                ('state', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='state')),
-                ('opened_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='opened at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='customers.customer', verbose_name='customer')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("wallet", "Tenant wallet"),
+                            ("revenue_electricity", "Electricity revenue"),
+                            ("revenue_water", "Water revenue"),
+                            ("revenue_gas", "Gas revenue"),
+                            ("revenue_fees", "Fee revenue"),
+                            ("service_fee", "Top-up service fees"),
+                            ("cash", "Cash"),
+                            ("card", "Card"),
+                            ("transfer", "Bank transfer"),
+                            ("wechat", "WeChat Pay clearing"),
+                            ("alipay", "Alipay clearing"),
+                            ("subsidy", "Subsidies"),
+                            ("adjustment", "Adjustments"),
+                        ],
+                        max_length=24,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "balance",
+                    submeter.ledger.fields.MoneyField(
+                        default=Decimal("0.00"),
+                        help_text="Cached for wallets; derived from entries for the other accounts.",
+                        verbose_name="balance",
+                    ),
+                ),
+                (
+                    "overdraft_limit",
+                    submeter.ledger.fields.MoneyField(
+                        default=Decimal("0.00"),
+                        help_text="How far below zero the wallet may go before supply is cut.",
+                        verbose_name="overdraft limit",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed")],
+                        default="open",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "opened_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="opened at"
+                    ),
+                ),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="closed at"),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="accounts",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'account',
-                'verbose_name_plural': 'accounts',
+                "verbose_name": "account",
+                "verbose_name_plural": "accounts",
             },
         ),
         migrations.CreateModel(
-            name='Transaction',
+            name="Transaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('topup', 'Top-up'), ('refund', 'Refund'), ('reversal', 'Reversal'), ('adjustment', 'Adjustment'), ('charge', 'Charge'), ('settlement', 'Closing settlement')], max_length=12, verbose_name='kind')),
-                ('amount', submeter.ledger.fields.MoneyField(help_text='What the tenant paid or received, or the charge.', verbose_name='amount')),
-                ('channel', models.CharField(blank=True, choices=[('cash', 'Cash'), ('card', 'Card'), ('transfer', 'Bank transfer'), ('wechat', 'WeChat Pay'), ('alipay', 'Alipay')], default='', max_length=10, verbose_name='channel')),
-                ('utility', models.CharField(blank=True, choices=[('electricity', 'Electricity'), ('water', 'Water'), ('gas', 'Gas')], default='', max_length=12, verbose_name='utility')),
-                ('idempotency_key', models.CharField(blank=True, max_length=100, null=True, verbose_name='idempotency key')),
-                ('request_fingerprint', models.CharField(blank=True, default='', max_length=64)),
-                ('reason', models.CharField(blank=True, default='', max_length=200, verbose_name='reason')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='time')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='customers.customer', verbose_name='customer')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='operator')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
-                ('reverses', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='ledger.transaction', verbose_name='reverses')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("topup", "Top-up"),
+                            ("refund", "Refund"),
+                            ("reversal", "Reversal"),
+                            ("adjustment", "Adjustment"),
+                            ("charge", "Charge"),
+                            ("settlement", "Closing settlement"),
+                        ],
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "amount",
+                    submeter.ledger.fields.MoneyField(
+                        help_text="What the tenant paid or received, or the charge.",
+                        verbose_name="amount",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("cash", "Cash"),
+                            ("card", "Card"),
+                            ("transfer", "Bank transfer"),
+                            ("wechat", "WeChat Pay"),
+                            ("alipay", "Alipay"),
+                        ],
+                        default="",
+                        max_length=10,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "utility",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("electricity", "Electricity"),
+                            ("water", "Water"),
+                            ("gas", "Gas"),
+                        ],
+                        default="",
+                        max_length=12,
+                        verbose_name="utility",
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.CharField(
+                        blank=True, max_length=100, null=True, verbose_name="idempotency key"
+                    ),
+                ),
+                ("request_fingerprint", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "reason",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="reason"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="time"
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transactions",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="operator",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "reverses",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="ledger.transaction",
+                        verbose_name="reverses",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'transaction',
-                'verbose_name_plural': 'transactions',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "transaction",
+                "verbose_name_plural": "transactions",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', submeter.ledger.fields.MoneyField(verbose_name='amount')),
-                ('balance_after', submeter.ledger.fields.MoneyField(blank=True, help_text='Wallet entries only.', null=True, verbose_name='balance after')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.account', verbose_name='account')),
-                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.transaction', verbose_name='transaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", submeter.ledger.fields.MoneyField(verbose_name="amount")),
+                (
+                    "balance_after",
+                    submeter.ledger.fields.MoneyField(
+                        blank=True,
+                        help_text="Wallet entries only.",
+                        null=True,
+                        verbose_name="balance after",
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="ledger.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="ledger.transaction",
+                        verbose_name="transaction",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'entry',
-                'verbose_name_plural': 'entries',
-                'ordering': ['id'],
+                "verbose_name": "entry",
+                "verbose_name_plural": "entries",
+                "ordering": ["id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(condition=models.Q(('customer__isnull', True)), fields=('organisation', 'kind'), name='account_unique_system_kind'),
+            model_name="account",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("customer__isnull", True)),
+                fields=("organisation", "kind"),
+                name="account_unique_system_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'wallet')), fields=('customer',), name='account_unique_wallet'),
+            model_name="account",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "wallet")),
+                fields=("customer",),
+                name="account_unique_wallet",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('customer__isnull', False), ('kind', 'wallet')), models.Q(models.Q(('kind', 'wallet'), _negated=True), ('customer__isnull', True)), _connector='OR'), name='account_wallet_has_customer'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("customer__isnull", False), ("kind", "wallet")),
+                    models.Q(
+                        models.Q(("kind", "wallet"), _negated=True), ("customer__isnull", True)
+                    ),
+                    _connector="OR",
+                ),
+                name="account_wallet_has_customer",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('overdraft_limit__gte', 0)), name='account_overdraft_not_negative'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("overdraft_limit__gte", 0)),
+                name="account_overdraft_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.UniqueConstraint(fields=('organisation', 'idempotency_key'), name='transaction_unique_key'),
+            model_name="transaction",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "idempotency_key"), name="transaction_unique_key"
+            ),
         ),
         migrations.AddIndex(
-            model_name='entry',
-            index=models.Index(fields=['account', 'id'], name='entry_account_id'),
+            model_name="entry",
+            index=models.Index(fields=["account", "id"], name="entry_account_id"),
         ),
     ]

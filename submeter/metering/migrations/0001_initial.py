@@ -6,49 +6,174 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Gateway',
+            name="Gateway",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('serial', models.CharField(help_text='Its identity, used in MQTT topics.', max_length=64, verbose_name='gateway id')),
-                ('protocol', models.CharField(choices=[('mqtt', 'MQTT'), ('modbus_tcp', 'Modbus TCP'), ('dlt645_tcp', 'DL/T 645 over TCP')], default='mqtt', max_length=20, verbose_name='protocol')),
-                ('address', models.CharField(blank=True, help_text='host:port for Modbus TCP and DL/T 645 TCP gateways that are polled.', max_length=200, verbose_name='network address')),
-                ('online_state', models.CharField(choices=[('unknown', 'Never seen'), ('online', 'Online'), ('offline', 'Offline')], default='unknown', max_length=10, verbose_name='online state')),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True, verbose_name='last seen')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "serial",
+                    models.CharField(
+                        help_text="Its identity, used in MQTT topics.",
+                        max_length=64,
+                        verbose_name="gateway id",
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.CharField(
+                        choices=[
+                            ("mqtt", "MQTT"),
+                            ("modbus_tcp", "Modbus TCP"),
+                            ("dlt645_tcp", "DL/T 645 over TCP"),
+                        ],
+                        default="mqtt",
+                        max_length=20,
+                        verbose_name="protocol",
+                    ),
+                ),
+                (
+                    "address",
+                    models.CharField(
+                        blank=True,
+                        help_text="host:port for Modbus TCP and DL/T 645 TCP gateways that are polled.",
+                        max_length=200,
+                        verbose_name="network address",
+                    ),
+                ),
+                (
+                    "online_state",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Never seen"),
+                            ("online", "Online"),
+                            ("offline", "Offline"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                        verbose_name="online state",
+                    ),
+                ),
+                (
+                    "last_seen_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last seen"),
+                ),
             ],
             options={
-                'verbose_name': 'gateway',
-                'verbose_name_plural': 'gateways',
-                'ordering': ['name'],
+                "verbose_name": "gateway",
+                "verbose_name_plural": "gateways",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Meter',
+            name="Meter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('electricity', 'Electricity'), ('water', 'Water'), ('gas', 'Gas')], default='electricity', max_length=12, verbose_name='kind')),
-                ('phases', models.PositiveSmallIntegerField(choices=[(1, 'Single-phase'), (3, 'Three-phase')], default=1, verbose_name='phases')),
-                ('address', models.CharField(help_text='DL/T 645 / CJ/T 188 address, Modbus unit id, or device id.', max_length=32, verbose_name='communication address')),
-                ('serial', models.CharField(blank=True, max_length=64, verbose_name='serial number')),
-                ('model', models.CharField(blank=True, max_length=64, verbose_name='model')),
-                ('ct_ratio', models.DecimalField(decimal_places=2, default=Decimal('1'), max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='CT ratio')),
-                ('rated_power_kw', models.DecimalField(blank=True, decimal_places=3, max_digits=10, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='rated power (kW)')),
-                ('state', models.CharField(choices=[('active', 'In service'), ('inactive', 'Out of service'), ('replaced', 'Replaced')], default='active', max_length=10, verbose_name='state')),
-                ('online_state', models.CharField(choices=[('unknown', 'Never seen'), ('online', 'Online'), ('offline', 'Offline')], default='unknown', max_length=10, verbose_name='online state')),
-                ('last_reading_at', models.DateTimeField(blank=True, null=True, verbose_name='last reading')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("electricity", "Electricity"),
+                            ("water", "Water"),
+                            ("gas", "Gas"),
+                        ],
+                        default="electricity",
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "phases",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Single-phase"), (3, "Three-phase")],
+                        default=1,
+                        verbose_name="phases",
+                    ),
+                ),
+                (
+                    "address",
+                    models.CharField(
+                        help_text="DL/T 645 / CJ/T 188 address, Modbus unit id, or device id.",
+                        max_length=32,
+                        verbose_name="communication address",
+                    ),
+                ),
+                (
+                    "serial",
+                    models.CharField(blank=True, max_length=64, verbose_name="serial number"),
+                ),
+                ("model", models.CharField(blank=True, max_length=64, verbose_name="model")),
+                (
+                    "ct_ratio",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("1"),
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                        verbose_name="CT ratio",
+                    ),
+                ),
+                (
+                    "rated_power_kw",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=3,
+                        max_digits=10,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="rated power (kW)",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("active", "In service"),
+                            ("inactive", "Out of service"),
+                            ("replaced", "Replaced"),
+                        ],
+                        default="active",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "online_state",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Never seen"),
+                            ("online", "Online"),
+                            ("offline", "Offline"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                        verbose_name="online state",
+                    ),
+                ),
+                (
+                    "last_reading_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last reading"),
+                ),
             ],
             options={
-                'verbose_name': 'meter',
-                'verbose_name_plural': 'meters',
-                'ordering': ['address'],
+                "verbose_name": "meter",
+                "verbose_name_plural": "meters",
+                "ordering": ["address"],
             },
         ),
     ]

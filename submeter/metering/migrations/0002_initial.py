@@ -5,48 +5,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0002_initial'),
-        ('metering', '0001_initial'),
-        ('sites', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("customers", "0002_initial"),
+        ("metering", "0001_initial"),
+        ("sites", "0001_initial"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='gateway',
-            name='organisation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation'),
+            model_name="gateway",
+            name="organisation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+                verbose_name="organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='meter',
-            name='customer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='meters', to='customers.customer', verbose_name='customer'),
+            model_name="meter",
+            name="customer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="meters",
+                to="customers.customer",
+                verbose_name="customer",
+            ),
         ),
         migrations.AddField(
-            model_name='meter',
-            name='gateway',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='meters', to='metering.gateway', verbose_name='gateway'),
+            model_name="meter",
+            name="gateway",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="meters",
+                to="metering.gateway",
+                verbose_name="gateway",
+            ),
         ),
         migrations.AddField(
-            model_name='meter',
-            name='organisation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation'),
+            model_name="meter",
+            name="organisation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+                verbose_name="organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='meter',
-            name='room',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='meters', to='sites.room', verbose_name='room'),
+            model_name="meter",
+            name="room",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="meters",
+                to="sites.room",
+                verbose_name="room",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gateway',
-            constraint=models.UniqueConstraint(fields=('organisation', 'serial'), name='gateway_unique_serial'),
+            model_name="gateway",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "serial"), name="gateway_unique_serial"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.UniqueConstraint(fields=('organisation', 'address'), name='meter_unique_address'),
+            model_name="meter",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "address"), name="meter_unique_address"
+            ),
         ),
     ]

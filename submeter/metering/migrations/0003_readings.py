@@ -8,78 +8,283 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('metering', '0002_initial'),
-        ('tenancy', '0002_organisation_topup_fee_percent'),
+        ("metering", "0002_initial"),
+        ("tenancy", "0002_organisation_topup_fee_percent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='meter',
-            name='last_values',
-            field=models.JSONField(blank=True, default=dict, editable=False, help_text='The registers of the latest reading, as decimal strings.', verbose_name='latest values'),
+            model_name="meter",
+            name="last_values",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                editable=False,
+                help_text="The registers of the latest reading, as decimal strings.",
+                verbose_name="latest values",
+            ),
         ),
         migrations.AddField(
-            model_name='meter',
-            name='reading_interval_minutes',
-            field=models.PositiveSmallIntegerField(default=15, help_text='How often readings are expected; three missed intervals mark it offline.', verbose_name='reading interval (minutes)'),
+            model_name="meter",
+            name="reading_interval_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=15,
+                help_text="How often readings are expected; three missed intervals mark it offline.",
+                verbose_name="reading interval (minutes)",
+            ),
         ),
         migrations.CreateModel(
-            name='QuarantinedReading',
+            name="QuarantinedReading",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway_serial', models.CharField(blank=True, max_length=64, verbose_name='gateway id')),
-                ('meter_address', models.CharField(blank=True, max_length=64, verbose_name='meter address')),
-                ('timestamp', models.DateTimeField(blank=True, null=True, verbose_name='reading time')),
-                ('source', models.CharField(choices=[('mqtt', 'MQTT gateway'), ('modbus', 'Modbus poll'), ('dlt645', 'DL/T 645 poll'), ('http', 'HTTP push'), ('manual', 'Manual entry')], max_length=8, verbose_name='source')),
-                ('reason', models.CharField(db_index=True, max_length=40, verbose_name='reason')),
-                ('detail', models.CharField(blank=True, max_length=300, verbose_name='detail')),
-                ('payload', models.JSONField(blank=True, null=True, verbose_name='payload')),
-                ('raw', models.TextField(blank=True, verbose_name='raw message')),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='received at')),
-                ('state', models.CharField(choices=[('pending', 'To review'), ('released', 'Released'), ('discarded', 'Discarded')], default='pending', max_length=10, verbose_name='state')),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='reviewed at')),
-                ('meter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='metering.meter', verbose_name='meter')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='reviewed by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "gateway_serial",
+                    models.CharField(blank=True, max_length=64, verbose_name="gateway id"),
+                ),
+                (
+                    "meter_address",
+                    models.CharField(blank=True, max_length=64, verbose_name="meter address"),
+                ),
+                (
+                    "timestamp",
+                    models.DateTimeField(blank=True, null=True, verbose_name="reading time"),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("mqtt", "MQTT gateway"),
+                            ("modbus", "Modbus poll"),
+                            ("dlt645", "DL/T 645 poll"),
+                            ("http", "HTTP push"),
+                            ("manual", "Manual entry"),
+                        ],
+                        max_length=8,
+                        verbose_name="source",
+                    ),
+                ),
+                ("reason", models.CharField(db_index=True, max_length=40, verbose_name="reason")),
+                ("detail", models.CharField(blank=True, max_length=300, verbose_name="detail")),
+                ("payload", models.JSONField(blank=True, null=True, verbose_name="payload")),
+                ("raw", models.TextField(blank=True, verbose_name="raw message")),
+                (
+                    "received_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="received at"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "To review"),
+                            ("released", "Released"),
+                            ("discarded", "Discarded"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "reviewed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="reviewed at"),
+                ),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="metering.meter",
+                        verbose_name="meter",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reviewed by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'quarantined reading',
-                'verbose_name_plural': 'quarantine',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name": "quarantined reading",
+                "verbose_name_plural": "quarantine",
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Reading',
+            name="Reading",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timestamp', models.DateTimeField(verbose_name='time')),
-                ('source', models.CharField(choices=[('mqtt', 'MQTT gateway'), ('modbus', 'Modbus poll'), ('dlt645', 'DL/T 645 poll'), ('http', 'HTTP push'), ('manual', 'Manual entry')], max_length=8, verbose_name='source')),
-                ('energy_kwh', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='energy (kWh)')),
-                ('energy_rate1_kwh', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='rate 1 (sharp) kWh')),
-                ('energy_rate2_kwh', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='rate 2 (peak) kWh')),
-                ('energy_rate3_kwh', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='rate 3 (flat) kWh')),
-                ('energy_rate4_kwh', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='rate 4 (valley) kWh')),
-                ('reverse_energy_kwh', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='reverse energy (kWh)')),
-                ('water_m3', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='water (m³)')),
-                ('voltage_a_v', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=2, verbose_name='voltage A (V)')),
-                ('voltage_b_v', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=2, verbose_name='voltage B (V)')),
-                ('voltage_c_v', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=2, verbose_name='voltage C (V)')),
-                ('current_a_a', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='current A (A)')),
-                ('current_b_a', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='current B (A)')),
-                ('current_c_a', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='current C (A)')),
-                ('power_kw', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=4, verbose_name='power (kW)')),
-                ('power_factor', submeter.ledger.fields.ScaledDecimalField(blank=True, null=True, places=3, verbose_name='power factor')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='received at')),
-                ('meter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='metering.meter', verbose_name='meter')),
-                ('organisation', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("timestamp", models.DateTimeField(verbose_name="time")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("mqtt", "MQTT gateway"),
+                            ("modbus", "Modbus poll"),
+                            ("dlt645", "DL/T 645 poll"),
+                            ("http", "HTTP push"),
+                            ("manual", "Manual entry"),
+                        ],
+                        max_length=8,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "energy_kwh",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="energy (kWh)"
+                    ),
+                ),
+                (
+                    "energy_rate1_kwh",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="rate 1 (sharp) kWh"
+                    ),
+                ),
+                (
+                    "energy_rate2_kwh",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="rate 2 (peak) kWh"
+                    ),
+                ),
+                (
+                    "energy_rate3_kwh",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="rate 3 (flat) kWh"
+                    ),
+                ),
+                (
+                    "energy_rate4_kwh",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="rate 4 (valley) kWh"
+                    ),
+                ),
+                (
+                    "reverse_energy_kwh",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="reverse energy (kWh)"
+                    ),
+                ),
+                (
+                    "water_m3",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="water (m³)"
+                    ),
+                ),
+                (
+                    "voltage_a_v",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=2, verbose_name="voltage A (V)"
+                    ),
+                ),
+                (
+                    "voltage_b_v",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=2, verbose_name="voltage B (V)"
+                    ),
+                ),
+                (
+                    "voltage_c_v",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=2, verbose_name="voltage C (V)"
+                    ),
+                ),
+                (
+                    "current_a_a",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="current A (A)"
+                    ),
+                ),
+                (
+                    "current_b_a",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="current B (A)"
+                    ),
+                ),
+                (
+                    "current_c_a",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="current C (A)"
+                    ),
+                ),
+                (
+                    "power_kw",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=4, verbose_name="power (kW)"
+                    ),
+                ),
+                (
+                    "power_factor",
+                    submeter.ledger.fields.ScaledDecimalField(
+                        blank=True, null=True, places=3, verbose_name="power factor"
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="received at"
+                    ),
+                ),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="metering.meter",
+                        verbose_name="meter",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reading',
-                'verbose_name_plural': 'readings',
-                'constraints': [models.UniqueConstraint(fields=('meter', 'timestamp'), name='reading_unique_meter_time')],
+                "verbose_name": "reading",
+                "verbose_name_plural": "readings",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("meter", "timestamp"), name="reading_unique_meter_time"
+                    )
+                ],
             },
         ),
     ]

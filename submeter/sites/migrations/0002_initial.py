@@ -5,56 +5,93 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0002_initial'),
-        ('sites', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("customers", "0002_initial"),
+        ("sites", "0001_initial"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='building',
-            name='organisation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation'),
+            model_name="building",
+            name="organisation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+                verbose_name="organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='floor',
-            name='building',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='floors', to='sites.building', verbose_name='building'),
+            model_name="floor",
+            name="building",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="floors",
+                to="sites.building",
+                verbose_name="building",
+            ),
         ),
         migrations.AddField(
-            model_name='floor',
-            name='organisation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation'),
+            model_name="floor",
+            name="organisation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+                verbose_name="organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='room',
-            name='customer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rooms', to='customers.customer', verbose_name='tenant'),
+            model_name="room",
+            name="customer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="rooms",
+                to="customers.customer",
+                verbose_name="tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='room',
-            name='floor',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rooms', to='sites.floor', verbose_name='floor'),
+            model_name="room",
+            name="floor",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rooms",
+                to="sites.floor",
+                verbose_name="floor",
+            ),
         ),
         migrations.AddField(
-            model_name='room',
-            name='organisation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation', verbose_name='organisation'),
+            model_name="room",
+            name="organisation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+                verbose_name="organisation",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='building',
-            constraint=models.UniqueConstraint(fields=('organisation', 'name'), name='building_unique_name'),
+            model_name="building",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "name"), name="building_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='floor',
-            constraint=models.UniqueConstraint(fields=('building', 'level'), name='floor_unique_level'),
+            model_name="floor",
+            constraint=models.UniqueConstraint(
+                fields=("building", "level"), name="floor_unique_level"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.UniqueConstraint(fields=('floor', 'number'), name='room_unique_number'),
+            model_name="room",
+            constraint=models.UniqueConstraint(
+                fields=("floor", "number"), name="room_unique_number"
+            ),
         ),
     ]

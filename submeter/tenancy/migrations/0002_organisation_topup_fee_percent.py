@@ -6,15 +6,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organisation',
-            name='topup_fee_percent',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0'), help_text='Taken from every top-up as service-fee revenue (F D6).', max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('100'))], verbose_name='top-up service fee (%)'),
+            model_name="organisation",
+            name="topup_fee_percent",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=Decimal("0"),
+                help_text="Taken from every top-up as service-fee revenue (F D6).",
+                max_digits=5,
+                validators=[
+                    django.core.validators.MinValueValidator(Decimal("0")),
+                    django.core.validators.MaxValueValidator(Decimal("100")),
+                ],
+                verbose_name="top-up service fee (%)",
+            ),
         ),
     ]
