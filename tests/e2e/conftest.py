@@ -18,14 +18,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM):
         pytest.fail(
             f"{CHROMIUM} is missing: run scripts/install --test (installs Debian's chromium)"
         )
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM calls are
-    # in other threads, but fixtures that touch the database run here.
+    # Playwright's sync API runs an event loop in this thread while the browser is open (so the
+    # fixture is per module: other tests may need asyncio.run); fixtures that touch the
+    # database run here too.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 

@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from openpyxl import load_workbook
 
@@ -26,7 +28,8 @@ def test_log_in_open_the_meters_list_and_export_it(live_server, page, org, other
     with page.expect_download() as download_info:
         page.get_by_role("link", name="导出Excel").click()
     download = download_info.value
-    sheet = load_workbook(download.path()).active
+    with open(download.path(), "rb") as downloaded:
+        sheet = load_workbook(io.BytesIO(downloaded.read())).active
     addresses = sorted(row[0].value for row in sheet.iter_rows(min_row=2))
     assert addresses == ["100000000000", "100000000001", "100000000002"]
 
