@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "submeter.cli.quote",
     "submeter.cli.frame",
     "submeter.cli.ledger",
+    "submeter.cli.metering",
     "submeter.cli.simulate",
 )
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 DEFAULT_PORT = 1883
@@ -160,15 +162,24 @@ def create_client(
     client_id: str = "",
     protocol: MqttProtocol = MqttProtocol.V5,
     userdata: Any = None,
+    manual_ack: bool = False,
+    persistent_session: bool = False,
 ) -> mqtt.Client:
     """A configured, not yet connected client: credentials and TLS from the URL, TCP_NODELAY
-    on every socket, reconnection back-off of 1–10 s."""
+    on every socket, reconnection back-off of 1–10 s.
+
+    `manual_ack`: QoS 1 messages are acknowledged only by `client.ack(mid, qos)`.
+    `persistent_session` (needs a fixed `client_id`): the broker keeps the subscriptions and
+    unacknowledged messages while the client is away (MQTT 3.1.1 clean session off; with MQTT 5
+    see `connect`)."""
     endpoint = parse_mqtt_url(url) if isinstance(url, str) else url
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=protocol.paho_version,
         userdata=userdata,
+        clean_session=(not persistent_session) if protocol is MqttProtocol.V311 else None,
+        manual_ack=manual_ack,
     )
     client.on_socket_open = set_tcp_nodelay
     if endpoint.username is not None:
@@ -190,11 +201,15 @@ def connect(
     userdata: Any = None,
     keepalive_s: int = DEFAULT_KEEPALIVE_S,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    manual_ack: bool = False,
+    persistent_session: bool = False,
 ) -> mqtt.Client:
     """Connect, start the network thread, subscribe, and wait (at most `timeout_s`) until
     the broker has accepted all of it. Raises MqttConnectError; never leaves a thread behind
-    on failure."""
+    on failure. With `persistent_session` an MQTT 5 session is kept for a day after a
+    disconnection (clean start off, session expiry 86400 s)."""
     endpoint = parse_mqtt_url(url) if isinstance(url, str) else url
+    options = {"manual_ack": manual_ack, "persistent_session": persistent_session}
     try:
         return _connect_once(
             endpoint,
@@ -205,6 +220,7 @@ def connect(
             userdata,
             keepalive_s,
             timeout_s,
+            **options,
         )
     except MqttConnectError as exc:
         if not (
@@ -222,6 +238,7 @@ def connect(
         userdata,
         keepalive_s,
         timeout_s,
+        **options,
     )
 
 
@@ -234,16 +251,31 @@ def _connect_once(
     userdata: Any,
     keepalive_s: int,
     timeout_s: float,
+    *,
+    manual_ack: bool = False,
+    persistent_session: bool = False,
 ) -> mqtt.Client:
-    client = create_client(endpoint, client_id=client_id, protocol=protocol, userdata=userdata)
+    client = create_client(
+        endpoint,
+        client_id=client_id,
+        protocol=protocol,
+        userdata=userdata,
+        manual_ack=manual_ack,
+        persistent_session=persistent_session,
+    )
     handshake = _Handshake(subscriptions)
     client.on_connect = handshake.on_connect
     client.on_subscribe = handshake.on_subscribe
     if on_message is not None:
         client.on_message = on_message
     client.connect_timeout = timeout_s
+    session: dict[str, Any] = {}
+    if protocol is MqttProtocol.V5 and persistent_session:
+        connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        connect_properties.SessionExpiryInterval = 86400
+        session = {"clean_start": False, "properties": connect_properties}
     try:
-        client.connect(endpoint.host, endpoint.port, keepalive=keepalive_s)
+        client.connect(endpoint.host, endpoint.port, keepalive=keepalive_s, **session)
     except OSError as exc:
         raise MqttConnectError(f"cannot reach the MQTT broker at {endpoint}: {exc}") from exc
     # Run the handshake on this thread: a refused connection then leaves no network thread
