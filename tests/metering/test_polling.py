@@ -83,7 +83,7 @@ def test_dlt645_poll_stores_what_the_meters_hold(org, loop_thread):
 
 
 def test_an_unreachable_gateway_is_reported_and_others_still_polled(org, loop_thread):
-    simulation, gateway = simulate(Dlt645Gateway, loop_thread)
+    _simulation, gateway = simulate(Dlt645Gateway, loop_thread)
     try:
         good = make_gateway(
             org,
