@@ -52,7 +52,7 @@ def demo(args: argparse.Namespace) -> int:
 
     login_file = data_dir / "demo-login.txt"
     print("Seeding the demo park (示范园区 / Demo Park)…", flush=True)
-    _organisation, login = seed_demo_park()
+    organisation, login = seed_demo_park()
     if login.created:
         login_file.write_text(f"{login.username}\n{login.password}\n")
         login_file.chmod(0o600)
@@ -65,8 +65,19 @@ def demo(args: argparse.Namespace) -> int:
     print(f"  Log in:   {login.username} / {password or '(the password you set)'}")
     print(f"  API docs: {url}api/docs/")
     print()
+    park = None
+    if not args.no_simulation:
+        from submeter.demo.live import start_live_park
+
+        park = start_live_park(organisation, mqtt_url=os.environ.get("MQTT_URL", ""))
+        print(f"  MQTT:     {park.mqtt_url} (the park's {len(park.gateways)} gateways publish here)")
+        print("  The simulated meters catch up on the last days' readings, then run live.")
     print("Press Ctrl-C to stop.", flush=True)
-    return _serve(args.host, args.port)
+    try:
+        return _serve(args.host, args.port)
+    finally:
+        if park is not None:
+            park.stop()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -110,6 +121,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--data", default="var", metavar="DIR", help="data directory (default ./var)"
+    )
+    parser.add_argument(
+        "--no-simulation",
+        action="store_true",
+        help="serve the seeded data only: no simulated meters, broker or ingest",
     )
     parser.set_defaults(handler=demo)
 

@@ -13,10 +13,9 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
 from submeter.customers.models import Customer
-from submeter.metering.models import Gateway, GatewayProtocol, Meter, MeterKind, OnlineState
+from submeter.metering.models import Gateway, GatewayProtocol, Meter, MeterKind
 from submeter.sites.models import Building, Floor, Room
 from submeter.tenancy.audit import record
 from submeter.tenancy.models import Membership, Organisation
@@ -63,7 +62,6 @@ def _ensure_admin(organisation: Organisation, password: str | None) -> DemoLogin
 
 def _seed_sites(organisation: Organisation) -> None:
     rng = random.Random(20261122)
-    now = timezone.now()
     for b_index, building_name in enumerate(BUILDINGS, start=1):
         building = Building.objects.create(
             organisation=organisation, name=building_name, address=f"示范路{b_index}号"
@@ -73,8 +71,6 @@ def _seed_sites(organisation: Organisation) -> None:
             name=f"{building_name}网关",
             serial=f"GW-{b_index:02d}",
             protocol=GatewayProtocol.MQTT,
-            online_state=OnlineState.ONLINE,
-            last_seen_at=now,
         )
         floors = Floor.objects.bulk_create(
             Floor(organisation=organisation, building=building, level=level, name=f"{level}层")
@@ -107,7 +103,6 @@ def _seed_sites(organisation: Organisation) -> None:
         Room.objects.bulk_update(occupied, ["customer"])
         meters = []
         for room in rooms:
-            online = rng.random() < 0.95
             meters.append(
                 Meter(
                     organisation=organisation,
@@ -119,8 +114,6 @@ def _seed_sites(organisation: Organisation) -> None:
                     gateway=gateway,
                     room=room,
                     customer=room.customer,
-                    online_state=OnlineState.ONLINE if online else OnlineState.OFFLINE,
-                    last_reading_at=now if online else None,
                 )
             )
             if room.floor.level == 1:
@@ -133,8 +126,6 @@ def _seed_sites(organisation: Organisation) -> None:
                         gateway=gateway,
                         room=room,
                         customer=room.customer,
-                        online_state=OnlineState.ONLINE,
-                        last_reading_at=now,
                     )
                 )
         Meter.objects.bulk_create(meters)

@@ -100,6 +100,8 @@ class MeterSpec:
     model: str | None = None
     energy_kwh: Decimal | None = None
     water_m3: Decimal | None = None
+    energy_rates_kwh: tuple[Decimal, Decimal, Decimal, Decimal] | None = None
+    """Starting values of rates 1–4 (to resume a meter exactly); `energy_kwh` is then their sum."""
 
     def __post_init__(self) -> None:
         if self.phases not in (1, 3):
@@ -200,6 +202,11 @@ class ElectricityMeter(Meter):
         start_mwh = int(start_kwh * MILLIWATT_HOURS_PER_KWH)
         parts = [start_mwh * percent // 100 for percent in (10, 35, 30)]
         self._milliwatt_hours_by_rate = [*parts, start_mwh - sum(parts)]
+        if spec.energy_rates_kwh is not None:
+            self._milliwatt_hours_by_rate = [
+                int(kwh * MILLIWATT_HOURS_PER_KWH) for kwh in spec.energy_rates_kwh
+            ]
+            start_mwh = sum(self._milliwatt_hours_by_rate)
         """Forward active energy per rate 1–4, in mWh (integers: exact, order-independent)."""
         self._reactive_millivar_hours = start_mwh * 3 // 10
         self.relay_open = False
