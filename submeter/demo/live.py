@@ -165,7 +165,10 @@ def start_live_park(organisation, *, mqtt_url: str = "", simulate: bool = True) 
         last = max(
             (meter.last_reading_at for meter in meters if meter.last_reading_at), default=None
         )
-        start = max(last, now - BACKFILL) if last else now - BACKFILL
+        # Resume just after the last stored reading (its interval must not be sent again).
+        start = (
+            max(last + datetime.timedelta(minutes=1), now - BACKFILL) if last else now - BACKFILL
+        )
         start = start.astimezone(CHINA_TIME_ZONE).replace(second=0, microsecond=0)
         speed = max(1.0, (now - start).total_seconds() / CATCH_UP_SECONDS)
         simulation = Simulation(build_meters(specs, seed=7), CatchUpClock(start, speed))
