@@ -153,10 +153,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="S",
         help="print progress every S seconds (default 5)",
     )
+    parser.add_argument(
+        "--park",
+        metavar="CODE",
+        help="simulate the meters of this organisation in the database (e.g. demo-park), "
+        "resuming from their stored registers",
+    )
     parser.set_defaults(handler=simulate)
 
 
+def _park_specs(code: str) -> list[MeterSpec]:
+    """The meters of an organisation in the database (e.g. the demo park), as they stand."""
+    import random
+
+    from submeter.cli.server import setup_django
+
+    setup_django()
+    from submeter.demo.live import meter_spec
+    from submeter.metering.models import Meter
+
+    meters = list(
+        Meter.objects.filter(organisation__code=code, gateway__isnull=False)
+        .select_related("gateway")
+        .order_by("address")
+    )
+    if not meters:
+        raise UsageError(f"organisation {code!r} has no meters behind gateways in the database")
+    rng = random.Random(7)
+    return [meter_spec(meter, rng) for meter in meters]
+
+
 def _meter_specs(args: argparse.Namespace) -> list[MeterSpec]:
+    if args.park:
+        if args.meters is not None or args.meters_file:
+            raise UsageError("give --park, --meters or --meters-file, not several")
+        if args.org is None or args.org == "demo-park":
+            args.org = args.park
+        return _park_specs(args.park)
     if args.meters_file:
         if args.meters is not None:
             raise UsageError("give --meters or --meters-file, not both")

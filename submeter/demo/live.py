@@ -64,7 +64,8 @@ class CatchUpClock:
         return min(simulated, datetime.datetime.now(CHINA_TIME_ZONE))
 
 
-def _spec(meter: Meter, rng: random.Random) -> MeterSpec:
+def meter_spec(meter: Meter, rng: random.Random) -> MeterSpec:
+    """A simulator spec for a stored meter, resuming from its last stored registers."""
     values = {name: Decimal(text) for name, text in (meter.last_values or {}).items()}
     if meter.kind == MeterKind.WATER:
         return MeterSpec(
@@ -160,7 +161,7 @@ def start_live_park(organisation, *, mqtt_url: str = "", simulate: bool = True) 
             .order_by("address")
         )
         rng = random.Random(7)
-        specs = [_spec(meter, rng) for meter in meters]
+        specs = [meter_spec(meter, rng) for meter in meters]
         now = datetime.datetime.now(CHINA_TIME_ZONE).replace(second=0, microsecond=0)
         last = max(
             (meter.last_reading_at for meter in meters if meter.last_reading_at), default=None
