@@ -69,8 +69,13 @@ def demo(args: argparse.Namespace) -> int:
     if not args.no_simulation:
         from submeter.demo.live import start_live_park
 
+        from django.conf import settings
+
         park = start_live_park(organisation, mqtt_url=os.environ.get("MQTT_URL", ""))
-        print(f"  MQTT:     {park.mqtt_url} (the park's {len(park.gateways)} gateways publish here)")
+        settings.MQTT_URL = park.mqtt_url  # read-now and commands use the park's broker
+        print(
+            f"  MQTT:     {park.mqtt_url} (the park's {len(park.gateways)} gateways publish here)"
+        )
         print("  The simulated meters catch up on the last days' readings, then run live.")
     print("Press Ctrl-C to stop.", flush=True)
     try:

@@ -34,6 +34,8 @@ from submeter.tenancy.models import Organisation
 from submeter.tenancy.roles import DEVICES_CHANGE
 from submeter.tenancy.scoping import current_organisation_id
 
+FIELD_NAMES = frozenset((*CUMULATIVE_FIELDS, *INSTANTANEOUS_FIELDS))
+
 
 @admin.register(Gateway)
 class GatewayAdmin(ScopedAdmin):
@@ -204,6 +206,16 @@ class MeterAdmin(ScopedAdmin):
                 "label": _("Readings"),
             }
         ]
+        if self.scope(request).can(DEVICES_CHANGE, meter.organisation_id) and meter.gateway_id:
+            tools.append(
+                {
+                    "name": "read-now",
+                    "url": reverse("admin:metering_meter_read_now", args=[meter.pk]),
+                    "icon": "sensors",
+                    "label": _("Read now"),
+                    "post": True,
+                }
+            )
         if self.has_change_permission(request, meter):
             tools.append(
                 {
@@ -219,6 +231,29 @@ class MeterAdmin(ScopedAdmin):
             "charts": seven_day_charts(meter),
             "tools": tools,
         }
+
+    def read_now_view(self, request, object_id):
+        meter = self.get_object(request, object_id)
+        if meter is None:
+            raise Http404
+        if not self.scope(request).can(DEVICES_CHANGE, meter.organisation_id):
+            raise PermissionDenied
+        if request.method != "POST":
+            return redirect("admin:metering_meter_change", meter.pk)
+        try:
+            values = services.read_now(request.user, meter)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            shown = ", ".join(
+                f"{Reading._meta.get_field(k).verbose_name} {v}"
+                for k, v in values.items()
+                if k in FIELD_NAMES
+            )
+            self.message_user(
+                request, _("The meter answered: %(values)s") % {"values": shown}, messages.SUCCESS
+            )
+        return redirect("admin:metering_meter_change", meter.pk)
 
     def manual_reading_view(self, request, object_id):
         meter = self.get_object(request, object_id)
@@ -265,6 +300,11 @@ class MeterAdmin(ScopedAdmin):
                 "import/",
                 self.admin_site.admin_view(self.import_view),
                 name="metering_meter_import",
+            ),
+            path(
+                "<path:object_id>/read-now/",
+                self.admin_site.admin_view(self.read_now_view),
+                name="metering_meter_read_now",
             ),
             path(
                 "<path:object_id>/manual-reading/",

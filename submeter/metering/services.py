@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from submeter.errors import ServiceError
-from submeter.metering.ingest import ReadingIn, ingest
+from submeter.metering.ingest import VALUE_FIELDS, ReadingIn, ingest
 from submeter.metering.meter_import import ImportReport, read_rows, validate_rows
 from submeter.metering.models import (
     Gateway,
@@ -18,6 +18,7 @@ from submeter.metering.models import (
     OnlineState,
     QuarantinedReading,
     QuarantineState,
+    Reading,
     ReadingSource,
 )
 from submeter.tenancy.audit import record
@@ -159,3 +160,101 @@ def enter_manual_reading(actor, meter, timestamp, registers):
         after={"timestamp": timestamp.isoformat(), **{k: str(v) for k, v in registers.items()}},
     )
     return result
+
+
+READ_NOW_TIMEOUT_S = 8.0
+
+
+def read_now(actor, meter, *, timeout_s: float = READ_NOW_TIMEOUT_S) -> dict[str, str]:
+    """C1 read-now: ask the meter through its gateway and wait for the answer (stored as a
+    reading like any other). Polled gateways are read directly; MQTT gateways get a `read`
+    command and the reading comes back through ingest. Returns the registers read."""
+    import asyncio
+    import time
+    import uuid
+
+    from django.conf import settings
+
+    from submeter.metering.models import GatewayProtocol
+    from submeter.metering.polling import GatewayTarget, PollKind, PollTarget, poll_gateways
+
+    gateway = meter.gateway
+    if gateway is None:
+        raise ServiceError("no_gateway", _("This meter is not behind a gateway."), status=409)
+    asked_at = timezone.now()
+    if gateway.protocol in (GatewayProtocol.MODBUS_TCP, GatewayProtocol.DLT645_TCP):
+        host, _sep, port = gateway.address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ServiceError("no_address", _("The gateway has no host:port address."), status=409)
+        target = GatewayTarget(
+            gateway.serial,
+            gateway.protocol,
+            host,
+            int(port),
+            (PollTarget(meter.address, (meter.model or "dtsd1352").lower()),),
+        )
+        report = asyncio.run(poll_gateways([target], PollKind.BILLING))
+        if not report.readings:
+            raise ServiceError(
+                "no_answer",
+                _("The meter did not answer: %(why)s") % {"why": "; ".join(report.failures)},
+                status=504,
+            )
+        reading = report.readings[0]
+        ingest(
+            [
+                ReadingIn(
+                    meter.organisation_id,
+                    meter.address,
+                    reading.timestamp,
+                    reading.registers,
+                    ReadingSource.MODBUS
+                    if gateway.protocol == GatewayProtocol.MODBUS_TCP
+                    else ReadingSource.DLT645,
+                    gateway.serial,
+                )
+            ]
+        )
+        values = {name: str(value) for name, value in reading.registers.items()}
+    else:
+        from submeter.mqtt.client import connect, disconnect
+        from submeter.protocols.mqtt_payloads import Command, CommandAction, encode_command
+        from submeter.protocols.mqtt_topics import TopicKind, build_topic
+
+        if not settings.MQTT_URL:
+            raise ServiceError(
+                "no_broker", _("No MQTT broker is configured (MQTT_URL)."), status=503
+            )
+        command = Command(
+            command_id=f"read-{uuid.uuid4().hex[:16]}",
+            meter_address=meter.address,
+            action=CommandAction.READ,
+            issued_at=asked_at,
+            expires_at=asked_at + datetime.timedelta(seconds=timeout_s),
+        )
+        client = connect(settings.MQTT_URL, client_id=f"submeter-read-{uuid.uuid4().hex[:8]}")
+        try:
+            topic = build_topic(meter.organisation.code, gateway.serial, TopicKind.COMMANDS)
+            client.publish(topic, encode_command(command), qos=1).wait_for_publish(timeout_s)
+        finally:
+            disconnect(client)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answer = (
+                Reading.objects.filter(meter=meter, received_at__gte=asked_at)
+                .order_by("-timestamp")
+                .values(*VALUE_FIELDS)
+                .first()
+            )
+            if answer is not None:
+                values = {name: str(value) for name, value in answer.items() if value is not None}
+                break
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    "no_answer",
+                    _("The meter did not answer within %(seconds)d s.") % {"seconds": timeout_s},
+                    status=504,
+                )
+            time.sleep(0.2)
+    record(actor, "meter.read_now", meter, after=values)
+    return values
