@@ -16,3 +16,13 @@ def other_org(db):
 @pytest.fixture
 def admin_user(org):
     return make_user(org)
+
+
+@pytest.fixture(autouse=True)
+def forget_cached_registers():
+    """Test databases roll back and reuse ids; the ingest cache must not outlive a test."""
+    from submeter.metering.ingest import last_registers
+
+    last_registers.clear()
+    yield
+    last_registers.clear()

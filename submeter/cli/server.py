@@ -67,9 +67,9 @@ def demo(args: argparse.Namespace) -> int:
     print()
     park = None
     if not args.no_simulation:
-        from submeter.demo.live import start_live_park
-
         from django.conf import settings
+
+        from submeter.demo.live import start_live_park
 
         park = start_live_park(organisation, mqtt_url=os.environ.get("MQTT_URL", ""))
         settings.MQTT_URL = park.mqtt_url  # read-now and commands use the park's broker

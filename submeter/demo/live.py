@@ -15,7 +15,6 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from submeter.metering.models import Gateway, Meter, MeterKind
 from submeter.metering.mqtt_ingest import IngestWorker
@@ -66,7 +65,7 @@ class CatchUpClock:
 
 def meter_spec(meter: Meter, rng: random.Random) -> MeterSpec:
     """A simulator spec for a stored meter, resuming from its last stored registers."""
-    values = {name: Decimal(text) for name, text in (meter.last_values or {}).items()}
+    values = meter.latest_values()
     if meter.kind == MeterKind.WATER:
         return MeterSpec(
             meter.address,

@@ -189,12 +189,13 @@ class MeterAdmin(ScopedAdmin):
 
     def meter_panel(self, request, meter):
         latest = []
+        values = meter.latest_values()
         for name in (*CUMULATIVE_FIELDS, *INSTANTANEOUS_FIELDS):
-            if name in (meter.last_values or {}):
+            if name in values:
                 latest.append(
                     {
                         "label": Reading._meta.get_field(name).verbose_name,
-                        "value": meter.last_values[name],
+                        "value": values[name],
                     }
                 )
         tools = [

@@ -130,13 +130,6 @@ class Meter(OrganisationOwned):
         _("online state"), max_length=10, choices=OnlineState.choices, default=OnlineState.UNKNOWN
     )
     last_reading_at = models.DateTimeField(_("last reading"), null=True, blank=True)
-    last_values = models.JSONField(
-        _("latest values"),
-        default=dict,
-        blank=True,
-        editable=False,
-        help_text=_("The registers of the latest reading, as decimal strings."),
-    )
     reading_interval_minutes = models.PositiveSmallIntegerField(
         _("reading interval (minutes)"),
         default=15,
@@ -153,6 +146,17 @@ class Meter(OrganisationOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.address}"
+
+    def latest_values(self) -> dict[str, Decimal]:
+        """The registers of the latest stored reading (empty before the first)."""
+        if self.last_reading_at is None:
+            return {}
+        row = (
+            Reading.objects.filter(meter=self, timestamp=self.last_reading_at)
+            .values(*CUMULATIVE_FIELDS, *INSTANTANEOUS_FIELDS)
+            .first()
+        )
+        return {name: value for name, value in (row or {}).items() if value is not None}
 
     def clean(self) -> None:
         super().clean()

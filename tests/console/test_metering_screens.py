@@ -43,7 +43,7 @@ def test_meter_page_shows_latest_values_and_seven_day_series(org, admin_user):
     page = console(admin_user).get(f"/console/metering/meter/{meter.pk}/change/")
 
     panel = page.context["meter_panel"]
-    assert any(item["value"] == "220.50" for item in panel["latest"])
+    assert any(str(item["value"]) == "220.50" for item in panel["latest"])
     usage = json.loads(panel["charts"]["usage"])
     assert len(usage["labels"]) == 12
     assert usage["datasets"][0]["data"][1:] == [0.25] * 11

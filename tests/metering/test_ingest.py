@@ -39,7 +39,7 @@ def test_readings_are_stored_once_and_move_the_meter_forward(meter):
     assert Reading.objects.filter(meter=meter).count() == 4
     meter.refresh_from_db()
     assert meter.last_reading_at == T0 + datetime.timedelta(minutes=45)
-    assert meter.last_values["energy_kwh"] == "103.500"
+    assert meter.latest_values()["energy_kwh"] == Decimal("103.500")
     assert meter.online_state == "online"
 
 
