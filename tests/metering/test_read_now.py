@@ -77,4 +77,4 @@ def test_read_now_button_needs_post_and_shows_the_answer(org, admin_user):
     page = client.post(
         f"/console/metering/meter/{meter.pk}/read-now/", follow=True, HTTP_ACCEPT_LANGUAGE="en"
     )
-    assert [str(m) for m in page.context["messages"]][0].startswith("The meter did not answer")
+    assert next(str(m) for m in page.context["messages"]).startswith("The meter did not answer")
