@@ -68,51 +68,25 @@ class ManualReadingForm(forms.Form):
     timestamp = forms.SplitDateTimeField(
         label=_("reading time"), widget=UnfoldAdminSplitDateTimeWidget
     )
-    energy_kwh = forms.DecimalField(
-        label=_("energy (kWh)"),
-        required=False,
-        min_value=0,
-        decimal_places=3,
-        widget=UnfoldAdminDecimalFieldWidget,
-    )
-    energy_rate1_kwh = forms.DecimalField(
-        label=_("rate 1 (sharp) kWh"),
-        required=False,
-        min_value=0,
-        decimal_places=3,
-        widget=UnfoldAdminDecimalFieldWidget,
-    )
-    energy_rate2_kwh = forms.DecimalField(
-        label=_("rate 2 (peak) kWh"),
-        required=False,
-        min_value=0,
-        decimal_places=3,
-        widget=UnfoldAdminDecimalFieldWidget,
-    )
-    energy_rate3_kwh = forms.DecimalField(
-        label=_("rate 3 (flat) kWh"),
-        required=False,
-        min_value=0,
-        decimal_places=3,
-        widget=UnfoldAdminDecimalFieldWidget,
-    )
-    energy_rate4_kwh = forms.DecimalField(
-        label=_("rate 4 (valley) kWh"),
-        required=False,
-        min_value=0,
-        decimal_places=3,
-        widget=UnfoldAdminDecimalFieldWidget,
-    )
-    water_m3 = forms.DecimalField(
-        label=_("water (m³)"),
-        required=False,
-        min_value=0,
-        decimal_places=3,
-        widget=UnfoldAdminDecimalFieldWidget,
+    REGISTERS = (
+        "energy_kwh",
+        "energy_rate1_kwh",
+        "energy_rate2_kwh",
+        "energy_rate3_kwh",
+        "energy_rate4_kwh",
+        "water_m3",
     )
 
     def __init__(self, *args, kind: str = "electricity", **kwargs):
         super().__init__(*args, **kwargs)
+        for name in self.REGISTERS:
+            self.fields[name] = forms.DecimalField(
+                label=Reading._meta.get_field(name).verbose_name,
+                required=False,
+                min_value=0,
+                decimal_places=3,
+                widget=UnfoldAdminDecimalFieldWidget,
+            )
         hidden = (
             (
                 "energy_kwh",
