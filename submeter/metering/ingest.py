@@ -23,7 +23,6 @@ from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from submeter.ledger.fields import to_scaled
 from submeter.metering.models import (
     CUMULATIVE_FIELDS,
     FIELD_PLACES,
@@ -68,16 +67,24 @@ class IngestResult:
         self.advanced_meter_ids |= other.advanced_meter_ids
 
 
+_PRECISION = {
+    name: (
+        Decimal(1).scaleb(-places),
+        ROUND_FLOOR if name in CUMULATIVE_FIELDS else ROUND_HALF_EVEN,
+    )
+    for name, places in FIELD_PLACES.items()
+}
+_SCALE = {name: 10**places for name, places in FIELD_PLACES.items()}
+
+
 def _normalised(registers: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """Registers at the stored precision: cumulative ones floored (they stay monotonic),
     instantaneous ones rounded. Unknown register names are ignored."""
     values = {}
     for name, value in registers.items():
-        places = FIELD_PLACES.get(name)
-        if places is None:
-            continue
-        rounding = ROUND_FLOOR if name in CUMULATIVE_FIELDS else ROUND_HALF_EVEN
-        values[name] = value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+        precision = _PRECISION.get(name)
+        if precision is not None:
+            values[name] = value.quantize(precision[0], rounding=precision[1])
     return values
 
 
@@ -248,7 +255,7 @@ def ingest(
                         reading.source,
                         received_at,
                         *(
-                            to_scaled(values[name], FIELD_PLACES[name]) if name in values else None
+                            int(values[name] * _SCALE[name]) if name in values else None
                             for name in VALUE_FIELDS
                         ),
                     )
@@ -388,10 +395,13 @@ def _move_meters_forward(
     cumulative registers by meter."""
     rows = []
     latest: dict[int, dict] = {}
+    adapted: dict[datetime.datetime, object] = {}
     for meter_id, (at, values) in updates.items():
         meter = meters[meter_id]
         if meter.last_reading_at is None or at > meter.last_reading_at:
-            rows.append((connection.ops.adapt_datetimefield_value(at), meter_id))
+            if at not in adapted:
+                adapted[at] = connection.ops.adapt_datetimefield_value(at)
+            rows.append((adapted[at], meter_id))
             latest[meter_id] = {
                 "timestamp": at,
                 **{name: values.get(name) for name in CUMULATIVE_FIELDS},
