@@ -198,7 +198,8 @@ def read_tou_energy(doc: Document, field: str) -> TouEnergy:
             f"{field}.rates",
         )
     rates = tuple(
-        read_rate(code, rate, f"{field}.rates.{code}") for code, rate in rates_doc.items()
+        read_rate(code, rates_doc[code], f"{field}.rates.{code}")
+        for code in sorted(rates_doc, key=rate_order)
     )
     profiles = {
         name: read_day_profile(name, periods, f"{field}.day_profiles.{name}", rates_doc)
@@ -235,6 +236,13 @@ def read_tou_energy(doc: Document, field: str) -> TouEnergy:
             ),
         )
     return TouEnergy(rates=rates, calendar=calendar, tier_increments=tier_increments)
+
+
+def rate_order(code: str) -> tuple[int, str]:
+    """Bill lines come in a fixed order, whatever the key order of the stored document (a
+    PostgreSQL jsonb column does not keep it): 尖 峰 平 谷 深谷, then other rates by name."""
+    standard = list(STANDARD_RATE_LABELS)
+    return (standard.index(code), "") if code in standard else (len(standard), code)
 
 
 def read_rate(code: str, doc: Document, field: str) -> Rate:

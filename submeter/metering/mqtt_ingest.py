@@ -114,6 +114,7 @@ class IngestWorker:
         while not self.stopping.is_set() and not (until and until()):
             batch = self._collect()
             if batch:
+                close_old_connections()  # a long-running worker: drop a broken connection
                 self.process(batch)
             if on_report and time.monotonic() - last_report >= report_every_s:
                 on_report(self.stats)
@@ -145,7 +146,6 @@ class IngestWorker:
 
     def process(self, batch: list[Received]) -> IngestResult:
         """Parse, store in one transaction, then acknowledge every message of the batch."""
-        close_old_connections()
         readings: list[ReadingIn] = []
         rejected: list[QuarantinedReading] = []
         for received in batch:
