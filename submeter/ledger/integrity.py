@@ -99,7 +99,8 @@ def audit_ledger(organisation_ids: Iterable[int] | None = None) -> LedgerAudit:
         entries.filter(
             account__kind=AccountKind.WALLET,
             amount__lt=0,
-            balance_after__lt=-F("account__overdraft_limit"),
+            floor_at_posting__isnull=False,
+            balance_after__lt=F("floor_at_posting"),
         )
         .exclude(transaction__kind=TransactionKind.CHARGE)
         .values_list("transaction_id", "account_id", "balance_after")

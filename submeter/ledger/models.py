@@ -156,6 +156,12 @@ class Entry(models.Model):
     balance_after = MoneyField(
         _("balance after"), null=True, blank=True, help_text=_("Wallet entries only.")
     )
+    floor_at_posting = MoneyField(
+        _("floor at posting"),
+        null=True,
+        blank=True,
+        help_text=_("Wallet entries only: minus the overdraft limit in force when posted."),
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -154,12 +154,18 @@ def _post(
         return earlier
     rows = []
     for account, value in entries:
-        balance_after = None
+        balance_after = floor = None
         if wallet is not None and account.pk == wallet.pk:
             wallet.balance += value
-            balance_after = wallet.balance
+            balance_after, floor = wallet.balance, wallet.floor
         rows.append(
-            Entry(transaction=posted, account=account, amount=value, balance_after=balance_after)
+            Entry(
+                transaction=posted,
+                account=account,
+                amount=value,
+                balance_after=balance_after,
+                floor_at_posting=floor,
+            )
         )
     Entry.objects.bulk_create(rows)
     if wallet is not None:

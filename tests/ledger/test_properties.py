@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from submeter.errors import ServiceError
@@ -35,6 +35,14 @@ operations = st.lists(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(operations=operations, fee=st.sampled_from([Decimal("0"), Decimal("0.6"), Decimal("1.5")]))
+@example(
+    operations=[
+        ("overdraft", Decimal("0.01"), None),
+        ("adjust", Decimal("0.01"), False),
+        ("overdraft", Decimal("0.00"), None),
+    ],
+    fee=Decimal("0"),
+)
 def test_balance_is_the_sum_of_entries_after_any_sequence(operations, fee):
     org = make_organisation(topup_fee_percent=fee)
     user = make_user(org)

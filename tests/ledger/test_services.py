@@ -209,3 +209,14 @@ def test_amounts_are_stored_exactly_as_whole_fen(customer, admin_user):
         services.charge(None, customer, "0.01", "electricity", idempotency_key=f"k{n}")
 
     assert balance(customer) == Decimal("-10.00")
+
+
+def test_audit_judges_each_debit_by_the_floor_in_force_when_it_was_posted(customer, admin_user):
+    services.set_overdraft_limit(admin_user, customer, "10")
+    services.adjust(admin_user, customer, "-10", reason="meter fault")
+
+    services.set_overdraft_limit(admin_user, customer, "0")
+
+    from submeter.ledger.integrity import audit_ledger
+
+    assert audit_ledger().ok
