@@ -141,17 +141,29 @@ def _neighbours(meter_ids: Iterable[int], before: datetime.datetime, after: date
 
 
 def _insert(rows: list[tuple]) -> int:
-    """Insert reading rows in one statement; rows already present are skipped."""
+    """Insert reading rows; rows already present are skipped. SQLite runs one prepared
+    statement over all rows in-process; PostgreSQL gets them by COPY."""
     if not rows:
         return 0
     columns = ("meter_id", "organisation_id", "timestamp", "source", "received_at", *VALUE_FIELDS)
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = (
-        f"INSERT INTO {Reading._meta.db_table} ({', '.join(columns)}) VALUES ({placeholders}) "
-        "ON CONFLICT (meter_id, timestamp) DO NOTHING"
-    )
+    row_placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    head = f"INSERT INTO {Reading._meta.db_table} ({', '.join(columns)}) VALUES "
+    tail = " ON CONFLICT (meter_id, timestamp) DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            # COPY into a session-local staging table, then one INSERT … SELECT.
+            names = ", ".join(columns)
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS reading_batch AS "
+                f"SELECT {names} FROM {Reading._meta.db_table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY reading_batch ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(head.replace(" VALUES ", f" SELECT {names} FROM reading_batch") + tail)
+            cursor.execute("TRUNCATE reading_batch")
+        else:
+            cursor.executemany(head + row_placeholders + tail, rows)
     return len(rows)
 
 
@@ -407,13 +419,28 @@ def _move_meters_forward(
                 **{name: values.get(name) for name in CUMULATIVE_FIELDS},
             }
     if rows:
-        # One statement for all meters (a bulk_update builds a CASE per row and is far slower).
+        # Plain statements: a bulk_update builds a CASE per row and is far slower.
+        table = Meter._meta.db_table
+        online = OnlineState.ONLINE.value
         with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {Meter._meta.db_table} SET last_reading_at = %s, "
-                f"online_state = '{OnlineState.ONLINE.value}' WHERE id = %s",
-                rows,
-            )
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS meter_latest (at timestamptz, id bigint)"
+                )
+                with cursor.cursor.copy("COPY meter_latest (at, id) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"UPDATE {table} AS meter SET last_reading_at = latest.at, "
+                    f"online_state = '{online}' FROM meter_latest AS latest "
+                    "WHERE meter.id = latest.id"
+                )
+                cursor.execute("TRUNCATE meter_latest")
+            else:
+                cursor.executemany(
+                    f"UPDATE {table} SET last_reading_at = %s, online_state = '{online}' WHERE id = %s",
+                    rows,
+                )
     gateways = defaultdict(set)
     for reading in batch:
         if reading.gateway_serial and reading.organisation_id is not None:
