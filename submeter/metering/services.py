@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import time
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,6 +18,7 @@ from submeter.metering.ingest import VALUE_FIELDS, ReadingIn, ingest
 from submeter.metering.meter_import import ImportReport, read_rows, validate_rows
 from submeter.metering.models import (
     Gateway,
+    GatewayProtocol,
     Meter,
     OnlineState,
     QuarantinedReading,
@@ -21,6 +26,10 @@ from submeter.metering.models import (
     Reading,
     ReadingSource,
 )
+from submeter.metering.polling import GatewayTarget, PollKind, PollTarget, poll_gateways
+from submeter.mqtt.client import connect, disconnect
+from submeter.protocols.mqtt_payloads import Command, CommandAction, encode_command
+from submeter.protocols.mqtt_topics import TopicKind, build_topic
 from submeter.tenancy.audit import record
 
 
@@ -169,14 +178,6 @@ def read_now(actor, meter, *, timeout_s: float = READ_NOW_TIMEOUT_S) -> dict[str
     """C1 read-now: ask the meter through its gateway and wait for the answer (stored as a
     reading like any other). Polled gateways are read directly; MQTT gateways get a `read`
     command and the reading comes back through ingest. Returns the registers read."""
-    import asyncio
-    import time
-    import uuid
-
-    from django.conf import settings
-
-    from submeter.metering.models import GatewayProtocol
-    from submeter.metering.polling import GatewayTarget, PollKind, PollTarget, poll_gateways
 
     gateway = meter.gateway
     if gateway is None:
@@ -217,10 +218,6 @@ def read_now(actor, meter, *, timeout_s: float = READ_NOW_TIMEOUT_S) -> dict[str
         )
         values = {name: str(value) for name, value in reading.registers.items()}
     else:
-        from submeter.mqtt.client import connect, disconnect
-        from submeter.protocols.mqtt_payloads import Command, CommandAction, encode_command
-        from submeter.protocols.mqtt_topics import TopicKind, build_topic
-
         if not settings.MQTT_URL:
             raise ServiceError(
                 "no_broker", _("No MQTT broker is configured (MQTT_URL)."), status=503
