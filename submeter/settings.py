@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +63,9 @@ INSTALLED_APPS = [
     "submeter.metering",
     "submeter.ledger",
     "submeter.tariffs",
+    "submeter.billing",
+    "submeter.control",
+    "submeter.alarms",
     "submeter.console.apps.ConsoleConfig",
 ]
 
@@ -104,6 +108,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
         "transaction_mode": "IMMEDIATE",
+    }
+    # Tests on a file, not Django's shared-cache in-memory database: shared-cache table locks
+    # ignore busy_timeout, so a test whose worker threads write while it reads would fail.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"submeter-test-{os.getpid()}.sqlite3")
     }
     if not DATABASE_URL.startswith("sqlite://:memory:"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Alarms and notifications: one channel interface, providers, delivery records."""

@@ -1,0 +1,1 @@
+"""Billing: real-time deduction from register differences, settlement, meter replacement."""
