@@ -209,6 +209,11 @@ class SupplyState(OrganisationOwned):
         _("relay closed"), null=True, blank=True, help_text=_("As last reported by the meter.")
     )
     cut_due_at = models.DateTimeField(_("cut-off due at"), null=True, blank=True)
+    manual_hold = models.BooleanField(
+        _("cut off by an operator"),
+        default=False,
+        help_text=_("Set by a confirmed manual cut-off; only a manual restore lifts it."),
+    )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
