@@ -30,8 +30,23 @@ class CustomerForm(forms.ModelForm):
 class CustomerAdmin(ScopedAdmin):
     change_permission = CUSTOMERS_CHANGE
     form = CustomerForm
-    list_display = ["name", "contact_name", "phone", "room_list", "state", "organisation"]
-    list_filter = ["state", "notify_sms", "notify_wechat", "notify_email", "notify_voice"]
+    list_display = [
+        "name",
+        "contact_name",
+        "phone",
+        "room_list",
+        "settlement",
+        "state",
+        "organisation",
+    ]
+    list_filter = [
+        "state",
+        "settlement",
+        "notify_sms",
+        "notify_wechat",
+        "notify_email",
+        "notify_voice",
+    ]
     search_fields = ["name", "contact_name", "phone", "email", "rooms__number"]
     fieldsets = [
         (
@@ -47,6 +62,10 @@ class CustomerAdmin(ScopedAdmin):
                     "state",
                 ]
             },
+        ),
+        (
+            _("Billing"),
+            {"fields": ["settlement", "free_kwh_per_month", "free_m3_per_month"]},
         ),
         (
             _("Notification preferences"),

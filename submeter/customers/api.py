@@ -28,6 +28,9 @@ class CustomerSerializer(ScopedSerializer):
             "notify_wechat",
             "notify_email",
             "notify_voice",
+            "settlement",
+            "free_kwh_per_month",
+            "free_m3_per_month",
             "state",
             "created_at",
         ]
@@ -59,6 +62,6 @@ class CustomerViewSet(ScopedViewSet):
     queryset = Customer.objects.prefetch_related("rooms")
     serializer_class = CustomerSerializer
     change_permission = CUSTOMERS_CHANGE
-    filterset_fields = ["organisation", "state"]
+    filterset_fields = ["organisation", "state", "settlement"]
     search_fields = ["name", "contact_name", "phone", "email"]
     ordering_fields = ["name", "id", "created_at"]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +13,11 @@ from submeter.tenancy.models import OrganisationOwned
 class CustomerState(models.TextChoices):
     ACTIVE = "active", _("Active")
     CLOSED = "closed", _("Closed")
+
+
+class Settlement(models.TextChoices):
+    REALTIME = "realtime", _("Real-time deduction")
+    MONTH_END = "month_end", _("Month-end settlement")
 
 
 class Customer(OrganisationOwned):
@@ -32,6 +39,29 @@ class Customer(OrganisationOwned):
     notify_voice = models.BooleanField(_("notify by voice call"), default=False)
     state = models.CharField(
         _("state"), max_length=10, choices=CustomerState.choices, default=CustomerState.ACTIVE
+    )
+    settlement = models.CharField(
+        _("settlement"),
+        max_length=10,
+        choices=Settlement.choices,
+        default=Settlement.REALTIME,
+        help_text=_("Charge consumption as it is read, or once at the end of each month."),
+    )
+    free_kwh_per_month = models.DecimalField(
+        _("free kWh per month"),
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Monthly free electricity allowance (dormitories), over all its meters."),
+    )
+    free_m3_per_month = models.DecimalField(
+        _("free m³ per month"),
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Monthly free water allowance, over all its meters."),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 

@@ -124,6 +124,7 @@ class MeterAdmin(ScopedAdmin):
         "phases",
         "room",
         "customer",
+        "tariff",
         "gateway",
         "ct_ratio",
         "rated_power_kw",
@@ -137,16 +138,27 @@ class MeterAdmin(ScopedAdmin):
         "online_state",
         "phases",
         ("gateway", RelatedDropdownFilter),
+        ("tariff", RelatedDropdownFilter),
         ("room__floor__building", RelatedDropdownFilter),
     ]
     search_fields = ["address", "serial", "model", "room__number", "customer__name"]
-    list_select_related = ["room__floor__building", "customer", "gateway"]
+    list_select_related = ["room__floor__building", "customer", "gateway", "tariff"]
     autocomplete_fields = ["room", "customer", "gateway"]
     fieldsets = [
         (None, {"fields": ["organisation", "kind", "phases", "address", "serial", "model"]}),
         (
             _("Installation"),
-            {"fields": ["gateway", "room", "customer", "ct_ratio", "rated_power_kw", "state"]},
+            {
+                "fields": [
+                    "gateway",
+                    "room",
+                    "customer",
+                    "tariff",
+                    "ct_ratio",
+                    "rated_power_kw",
+                    "state",
+                ]
+            },
         ),
     ]
     actions = ["export_selected", "take_out_of_service", "put_in_service"]

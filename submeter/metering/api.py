@@ -67,6 +67,7 @@ class MeterSerializer(ScopedSerializer):
             "gateway",
             "room",
             "customer",
+            "tariff",
             "state",
             "online_state",
             "last_reading_at",
@@ -95,6 +96,7 @@ class MeterViewSet(ScopedViewSet):
         "gateway",
         "room",
         "customer",
+        "tariff",
         "phases",
     ]
     search_fields = ["address", "serial", "model"]

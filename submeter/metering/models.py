@@ -123,6 +123,15 @@ class Meter(OrganisationOwned):
         on_delete=models.PROTECT,
         related_name="meters",
     )
+    tariff = models.ForeignKey(
+        "tariffs.Tariff",
+        verbose_name=_("tariff"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="meters",
+        help_text=_("How its consumption is charged; without one it is not billed."),
+    )
     state = models.CharField(
         _("state"), max_length=10, choices=MeterState.choices, default=MeterState.ACTIVE
     )
@@ -163,6 +172,8 @@ class Meter(OrganisationOwned):
         duplicate = Meter.objects.filter(organisation_id=self.organisation_id, address=self.address)
         if self.organisation_id and duplicate.exclude(pk=self.pk).exists():
             raise ValidationError({"address": _("A meter with this address already exists.")})
+        if self.tariff_id is not None and self.tariff.utility != self.kind:
+            raise ValidationError({"tariff": _("The tariff is for another utility.")})
 
 
 class ReadingSource(models.TextChoices):
