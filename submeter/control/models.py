@@ -7,6 +7,7 @@ what the meter answered. See RELIABILITY.md § Relay-control safety rules.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -56,6 +57,11 @@ class CommandState(models.TextChoices):
 
 
 OPEN_COMMAND_STATES = (CommandState.QUEUED, CommandState.SENT, CommandState.UNKNOWN)
+
+
+def new_command_id() -> str:
+    """The id a command carries on the wire (MQTT `command_id`): the same on every retry."""
+    return f"c-{uuid.uuid4().hex[:24]}"
 
 
 class ControlSettings(models.Model):
@@ -216,6 +222,14 @@ class SupplyState(OrganisationOwned):
     )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    power_limit_kw = models.DecimalField(
+        _("power limit (kW)"),
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("As last set on the meter and acknowledged; 0 = no limit."),
+    )
 
     class Meta:
         verbose_name = _("supply state")
@@ -234,6 +248,24 @@ class CommandBatch(OrganisationOwned):
     run_at = models.DateTimeField(_("run at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     meter_count = models.PositiveIntegerField(_("meters"), default=0)
+    skipped_count = models.PositiveIntegerField(
+        _("meters skipped"),
+        default=0,
+        help_text=_("Protected meters (no cut-off) and meters the policy keeps cut off."),
+    )
+    confirmed = models.BooleanField(
+        _("cut-off confirmed"),
+        default=False,
+        help_text=_("A batch cut-off runs only when its creator confirmed it."),
+    )
+    schedule = models.ForeignKey(
+        "ControlSchedule",
+        verbose_name=_("timed control"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="batches",
+    )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -286,6 +318,14 @@ class Command(OrganisationOwned):
         on_delete=models.PROTECT,
         related_name="commands",
     )
+    command_id = models.CharField(
+        _("command id"),
+        max_length=40,
+        unique=True,
+        default=new_command_id,
+        editable=False,
+        help_text=_("Sent to the meter; every retry carries the same id."),
+    )
     action = models.CharField(_("action"), max_length=20, choices=CommandAction.choices)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     state = models.CharField(
@@ -329,7 +369,25 @@ class Command(OrganisationOwned):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     answer = models.JSONField(_("answer"), null=True, blank=True)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True, db_index=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
+    resend_of = models.ForeignKey(
+        "self",
+        verbose_name=_("resend of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="resends",
+    )
+    read_back_for = models.ForeignKey(
+        "self",
+        verbose_name=_("reads back"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="read_backs",
+        help_text=_("A read of the relay state that settles a command left unknown."),
+    )
     mismatch = models.BooleanField(
         _("state mismatch"),
         default=False,
@@ -345,7 +403,11 @@ class Command(OrganisationOwned):
                 fields=["organisation", "decision_key"], name="command_unique_decision"
             )
         ]
-        indexes = [models.Index(fields=["meter", "-created_at"], name="command_meter_recent")]
+        indexes = [
+            models.Index(fields=["meter", "-created_at"], name="command_meter_recent"),
+            models.Index(fields=["organisation", "-created_at"], name="command_org_recent"),
+            models.Index(fields=["state", "next_attempt_at"], name="command_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} → {self.meter} ({self.get_state_display()})"
