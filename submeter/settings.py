@@ -121,6 +121,46 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MQTT_URL = os.environ.get("MQTT_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+
+# Notifications to tenants (submeter.alarms; docs/notifications.md). A provider whose settings are
+# empty is "not configured": its notifications are recorded as failed, never raised.
+def _mapping(name: str) -> dict[str, str]:
+    """`kind=code,kind=code` from an environment variable, as a dict."""
+    pairs = (item.split("=", 1) for item in os.environ.get(name, "").split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+NOTIFY_LANGUAGE = os.environ.get("SUBMETER_NOTIFY_LANGUAGE", "zh-hans")
+NOTIFY_MAX_PER_HOUR = int(os.environ.get("SUBMETER_NOTIFY_MAX_PER_HOUR", "6"))
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("SUBMETER_NOTIFY_MAX_ATTEMPTS", "5"))
+NOTIFY_RETRY_SECONDS = int(os.environ.get("SUBMETER_NOTIFY_RETRY_SECONDS", "60"))
+NOTIFY_HTTP_TIMEOUT = float(os.environ.get("SUBMETER_NOTIFY_HTTP_TIMEOUT", "10"))
+SMS_URL = os.environ.get("SUBMETER_SMS_URL", "")
+SMS_ACCESS_KEY_ID = os.environ.get("SUBMETER_SMS_ACCESS_KEY_ID", "")
+SMS_ACCESS_KEY_SECRET = os.environ.get("SUBMETER_SMS_ACCESS_KEY_SECRET", "")
+SMS_SIGN_NAME = os.environ.get("SUBMETER_SMS_SIGN_NAME", "")
+SMS_TEMPLATES = _mapping("SUBMETER_SMS_TEMPLATES")
+VOICE_URL = os.environ.get("SUBMETER_VOICE_URL", "")
+VOICE_ACCESS_KEY_ID = os.environ.get("SUBMETER_VOICE_ACCESS_KEY_ID", "")
+VOICE_ACCESS_KEY_SECRET = os.environ.get("SUBMETER_VOICE_ACCESS_KEY_SECRET", "")
+VOICE_CALLER_NUMBER = os.environ.get("SUBMETER_VOICE_CALLER_NUMBER", "")
+VOICE_TEMPLATES = _mapping("SUBMETER_VOICE_TEMPLATES")
+WECHAT_API_BASE = os.environ.get("SUBMETER_WECHAT_API_BASE", "https://api.weixin.qq.com")
+WECHAT_APP_ID = os.environ.get("SUBMETER_WECHAT_APP_ID", "")
+WECHAT_APP_SECRET = os.environ.get("SUBMETER_WECHAT_APP_SECRET", "")
+WECHAT_TEMPLATES = _mapping("SUBMETER_WECHAT_TEMPLATES")
+NOTIFY_EMAIL_BACKEND = os.environ.get(
+    "SUBMETER_NOTIFY_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("SUBMETER_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("SUBMETER_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("SUBMETER_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("SUBMETER_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = _flag("SUBMETER_EMAIL_USE_TLS")
+EMAIL_USE_SSL = _flag("SUBMETER_EMAIL_USE_SSL")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("SUBMETER_DEFAULT_FROM_EMAIL", "submeter@localhost")
+
 AUTH_USER_MODEL = "tenancy.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
