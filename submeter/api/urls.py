@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from submeter.alarms.api import NotificationViewSet
 from submeter.api.auth import TokenView
 from submeter.customers.api import CustomerViewSet
 from submeter.ledger import api as ledger_api
@@ -18,6 +19,7 @@ router.register("gateways", GatewayViewSet, basename="gateway")
 router.register("meters", MeterViewSet, basename="meter")
 router.register("tariffs", TariffViewSet, basename="tariff")
 router.register("transactions", ledger_api.TransactionViewSet, basename="transaction")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 customer_money = [
     path("topups/", ledger_api.TopupView.as_view(), name="customer-topups"),
