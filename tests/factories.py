@@ -98,3 +98,12 @@ def api_client(user: User | None = None) -> APIClient:
         token, _created = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
     return client
+
+
+def make_notification(customer: Customer, kind: str = "balance_low", **fields):
+    """Notifications of `customer` recorded through `alarms.services.notify` (one per channel)."""
+    from submeter.alarms.services import notify
+
+    context = fields.pop("context", {"level": 1, "balance": Decimal("20.00")})
+    dedupe_key = fields.pop("dedupe_key", f"test-{_next()}")
+    return notify(customer, kind, context=context, dedupe_key=dedupe_key, **fields)
