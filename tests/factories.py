@@ -107,3 +107,38 @@ def make_notification(customer: Customer, kind: str = "balance_low", **fields):
     context = fields.pop("context", {"level": 1, "balance": Decimal("20.00")})
     dedupe_key = fields.pop("dedupe_key", f"test-{_next()}")
     return notify(customer, kind, context=context, dedupe_key=dedupe_key, **fields)
+
+
+def flat_tariff_document(price: str = "1.00", utility: str = "electricity") -> dict:
+    return {
+        "id": f"flat-{_next()}",
+        "utility": utility,
+        "timezone": "Asia/Shanghai",
+        "versions": [{"valid_from": "2020-01-01", "energy": {"kind": "flat", "price": price}}],
+    }
+
+
+def make_tariff(organisation: Organisation, document: dict | None = None, **fields):
+    from submeter.tariffs.models import Tariff
+
+    document = document or flat_tariff_document()
+    return Tariff.objects.create(
+        organisation=organisation,
+        name=fields.pop("name", f"Tariff {_next()}"),
+        utility=document["utility"],
+        document=document,
+        **fields,
+    )
+
+
+def make_reading(meter: Meter, timestamp, source: str = "mqtt", **registers):
+    """Store a reading directly (no validation): registers as decimal strings or Decimals."""
+    from submeter.metering.models import Reading
+
+    return Reading.objects.create(
+        meter=meter,
+        organisation_id=meter.organisation_id,
+        timestamp=timestamp,
+        source=source,
+        **{name: Decimal(str(value)) for name, value in registers.items()},
+    )
