@@ -1,40 +1,450 @@
 """The prepaid supply policy: from the ledger's balance to a desired supply per meter.
 
-Work in progress (lead): evaluation, alarms, quiet hours and due cut-offs are being added here.
-The command layer calls `command_settled` when a relay command reaches a final state.
+`evaluate(customer_id)` reads the wallet from the ledger (never from memory), raises balance
+alarms, and moves each of the customer's meters through the R1 states:
+
+    ON → PENDING_DISCONNECT (notice sent, due after the notice period and outside quiet windows)
+       → DISCONNECT_SENT (trip command) → DISCONNECTED | UNKNOWN
+    cut + balance back at the reconnect threshold → RECONNECT_SENT (close command) → ON
+
+It runs when a ledger posting commits (the `balance_changed` signal: a top-up restores supply
+at once, no polled queue in between), when a relay command settles, and from the scheduler
+(`run_due`) for due cut-offs and to catch up after a crash. Re-running it changes nothing:
+each command carries a decision key, one per (meter, episode).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from submeter.control.models import (
     Command,
     CommandAction,
     CommandState,
+    ControlSettings,
+    PrepaidPolicy,
+    QuietDay,
     SupplyPhase,
     SupplyState,
 )
+from submeter.customers.models import Customer
+from submeter.engine.supply import QuietRules, alarm_level, forecast_zero, supply_wanted
+from submeter.errors import ServiceError
+from submeter.ledger.choices import AccountKind, TransactionKind
+from submeter.ledger.models import Account, Entry, Transaction
+from submeter.metering.models import Meter, MeterKind, MeterState
+from submeter.tenancy.audit import record, snapshot
+
+log = logging.getLogger(__name__)
 
 CUT_ACTIONS = frozenset({CommandAction.TRIP, CommandAction.VALVE_CLOSE})
 RESTORE_ACTIONS = frozenset({CommandAction.CLOSE, CommandAction.VALVE_OPEN})
+POLICY_KEY_PREFIX = "policy:"
+FORECAST_WINDOW = timedelta(hours=24)
+ZERO_SOON = timedelta(hours=24)
+CUT_PHASES = frozenset({SupplyPhase.DISCONNECT_SENT, SupplyPhase.DISCONNECTED})
+
+
+def settings_for(organisation_id: int) -> ControlSettings:
+    found = ControlSettings.objects.filter(organisation_id=organisation_id).first()
+    if found is None:
+        found, _created = ControlSettings.objects.get_or_create(organisation_id=organisation_id)
+    return found
+
+
+def quiet_rules(organisation_id: int, control: ControlSettings) -> QuietRules:
+    holidays = frozenset(
+        QuietDay.objects.filter(organisation_id=organisation_id).values_list("date", flat=True)
+    )
+    return QuietRules(
+        start=control.quiet_start,
+        end=control.quiet_end,
+        weekends=control.quiet_weekends,
+        holidays=holidays,
+        extreme_weather=control.extreme_weather,
+    )
+
+
+def policy_for(customer: Customer, *, lock: bool = False) -> PrepaidPolicy:
+    rows = PrepaidPolicy.objects.filter(customer=customer)
+    if lock:
+        rows = rows.select_for_update()
+    policy = rows.first()
+    if policy is None:
+        control = settings_for(customer.organisation_id)
+        policy, _created = PrepaidPolicy.objects.get_or_create(
+            customer=customer,
+            defaults={
+                "organisation_id": customer.organisation_id,
+                "alarm_levels": list(control.default_alarm_levels),
+            },
+        )
+    return policy
+
+
+def supply_for(meter: Meter) -> SupplyState:
+    supply = SupplyState.objects.filter(meter=meter).first()
+    if supply is None:
+        supply, _created = SupplyState.objects.get_or_create(
+            meter=meter, defaults={"organisation_id": meter.organisation_id}
+        )
+    return supply
+
+
+def cut_action(meter: Meter) -> str:
+    return CommandAction.TRIP if meter.kind == MeterKind.ELECTRICITY else CommandAction.VALVE_CLOSE
+
+
+def restore_action(meter: Meter) -> str:
+    return CommandAction.CLOSE if meter.kind == MeterKind.ELECTRICITY else CommandAction.VALVE_OPEN
+
+
+@dataclass
+class Evaluation:
+    customer_id: int
+    balance: Decimal
+    alarm_level: int
+    cuts_sent: list[int] = field(default_factory=list)
+    restores_sent: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
+
+
+def _notify(customer: Customer, kind: str, dedupe_key: str, evaluation: Evaluation, **context):
+    from submeter.alarms.services import notify
+
+    notify(customer, kind, context=context, dedupe_key=dedupe_key)
+    evaluation.notified.append(kind)
+
+
+def _episode(wallet: Account | None) -> int:
+    """The id of the wallet's latest credit: alarms and decisions are once per episode."""
+    if wallet is None:
+        return 0
+    latest = (
+        Entry.objects.filter(account=wallet, amount__gt=0)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return latest or 0
+
+
+def _spent_recently(customer: Customer, now: datetime) -> Decimal:
+    fen = Transaction.objects.filter(
+        customer=customer, kind=TransactionKind.CHARGE, created_at__gte=now - FORECAST_WINDOW
+    ).aggregate(total=Sum("amount"))["total"]
+    if fen is None:
+        return Decimal("0.00")
+    return fen if isinstance(fen, Decimal) else Decimal(fen).scaleb(-2)
+
+
+def evaluate(customer_id: int, *, now: datetime | None = None) -> Evaluation:
+    """Re-evaluate one customer from the ledger, in one transaction."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        customer = Customer.objects.select_related("organisation").get(pk=customer_id)
+        policy = policy_for(customer, lock=True)
+        control = settings_for(customer.organisation_id)
+        wallet = Account.objects.filter(customer=customer, kind=AccountKind.WALLET).first()
+        balance = wallet.balance if wallet else Decimal("0.00")
+        overdraft = wallet.overdraft_limit if wallet else Decimal("0.00")
+        episode = _episode(wallet)
+        levels = [Decimal(str(level)) for level in policy.alarm_levels]
+        level = alarm_level(balance, levels)
+        evaluation = Evaluation(customer.pk, balance, level)
+
+        if level > policy.alarm_level:
+            _notify(
+                customer,
+                "balance_low",
+                f"level{level}:{episode}",
+                evaluation,
+                level=level,
+                balance=str(balance),
+            )
+        policy.alarm_level = level
+        spent = _spent_recently(customer, now)
+        policy.forecast_zero_at = forecast_zero(balance, spent, FORECAST_WINDOW, now)
+        if policy.forecast_zero_at is not None and policy.forecast_zero_at - now <= ZERO_SOON:
+            _notify(
+                customer,
+                "balance_zero_soon",
+                f"zero:{episode}",
+                evaluation,
+                balance=str(balance),
+                at=policy.forecast_zero_at.isoformat(),
+            )
+        policy.in_arrears = balance < -overdraft
+        policy.evaluated_at = now
+        policy.save(update_fields=["alarm_level", "forecast_zero_at", "in_arrears", "evaluated_at"])
+
+        local_tz = ZoneInfo(customer.organisation.time_zone or "Asia/Shanghai")
+        rules = quiet_rules(customer.organisation_id, control)
+        meters = Meter.objects.filter(customer=customer, state=MeterState.ACTIVE).select_related(
+            "gateway"
+        )
+        for meter in meters:
+            _apply(
+                meter,
+                customer=customer,
+                policy=policy,
+                control=control,
+                rules=rules,
+                local_tz=local_tz,
+                balance=balance,
+                overdraft=overdraft,
+                episode=episode,
+                now=now,
+                evaluation=evaluation,
+            )
+        return evaluation
+
+
+def _apply(
+    meter: Meter,
+    *,
+    customer: Customer,
+    policy: PrepaidPolicy,
+    control: ControlSettings,
+    rules: QuietRules,
+    local_tz: ZoneInfo,
+    balance: Decimal,
+    overdraft: Decimal,
+    episode: int,
+    now: datetime,
+    evaluation: Evaluation,
+) -> None:
+    supply = supply_for(meter)
+    if supply.manual_hold:
+        return
+    currently_cut = supply.phase in CUT_PHASES or (
+        supply.phase == SupplyPhase.UNKNOWN and not supply.desired_on
+    )
+    wanted = supply_wanted(
+        balance,
+        overdraft,
+        control.reconnect_margin,
+        protected=policy.protected,
+        currently_cut=currently_cut,
+    )
+    cause = {
+        "balance": str(balance),
+        "overdraft_limit": str(overdraft),
+        "protected": policy.protected,
+    }
+    changed = False
+    if wanted:
+        if supply.phase == SupplyPhase.PENDING_DISCONNECT:
+            supply.phase, supply.cut_due_at, supply.reason = SupplyPhase.ON, None, ""
+            changed = True
+        elif currently_cut:
+            key = f"{POLICY_KEY_PREFIX}restore:{meter.pk}:{supply.changed_at.timestamp():.6f}"
+            cause["rule"] = "balance at or above the reconnect threshold"
+            if _send(meter, restore_action(meter), key, cause, _("Balance restored")):
+                supply.phase = SupplyPhase.RECONNECT_SENT
+                supply.reason = _("Balance restored")
+                evaluation.restores_sent.append(meter.pk)
+                _notify(
+                    customer,
+                    "restored",
+                    f"restored:{episode}",
+                    evaluation,
+                    balance=str(balance),
+                )
+                changed = True
+        if not supply.desired_on:
+            supply.desired_on, changed = True, True
+    else:
+        running = supply.phase in (SupplyPhase.ON, SupplyPhase.RECONNECT_SENT) or (
+            supply.phase == SupplyPhase.UNKNOWN and supply.desired_on
+        )
+        if running:
+            supply.phase = SupplyPhase.PENDING_DISCONNECT
+            supply.cut_due_at = None
+            supply.reason = _("Balance below the cut-off floor")
+            changed = True
+        if supply.desired_on:
+            supply.desired_on, changed = False, True
+        if supply.phase == SupplyPhase.PENDING_DISCONNECT:
+            if supply.cut_due_at is None:
+                earliest = (now + timedelta(minutes=control.cutoff_notice_minutes)).astimezone(
+                    local_tz
+                )
+                supply.cut_due_at = rules.next_allowed(earliest)
+                changed = True
+                _notify(
+                    customer,
+                    "cutoff_pending",
+                    f"pending:{episode}",
+                    evaluation,
+                    balance=str(balance),
+                    at=supply.cut_due_at.isoformat() if supply.cut_due_at else "",
+                )
+            evaluation.pending.append(meter.pk)
+            due = supply.cut_due_at is not None and supply.cut_due_at <= now
+            if due and not rules.is_quiet(now.astimezone(local_tz)):
+                key = f"{POLICY_KEY_PREFIX}cut:{meter.pk}:{supply.changed_at.timestamp():.6f}"
+                cause["rule"] = "balance below minus the overdraft limit"
+                cause["window_checked_at"] = now.isoformat()
+                if _send(meter, cut_action(meter), key, cause, _("Arrears")):
+                    supply.phase = SupplyPhase.DISCONNECT_SENT
+                    evaluation.cuts_sent.append(meter.pk)
+                    _notify(customer, "cut_off", f"cut:{episode}", evaluation, balance=str(balance))
+                    changed = True
+    if changed:
+        supply.changed_at = now
+        supply.save()
+
+
+def _send(meter: Meter, action: str, key: str, cause: dict, reason: str) -> bool:
+    """Queue a policy command (dispatched when the transaction commits); False if refused."""
+    from submeter.control import services
+
+    try:
+        with transaction.atomic():
+            command = services.send(
+                None, meter, action, reason=reason, cause=cause, decision_key=key
+            )
+    except ServiceError as refused:
+        log.warning("policy command %s for meter %s refused: %s", action, meter.pk, refused)
+        return False
+    return command.state not in (CommandState.FAILED, CommandState.CANCELLED)
 
 
 def command_settled(command: Command) -> None:
-    """Move the meter's supply phase after a relay command's outcome (R1, R6)."""
+    """Move the meter's supply phase after a relay command's outcome (R1, R6).
+
+    A cut or restore that did not come from the policy (a confirmed manual cut-off, a batch,
+    a timed control) sets or lifts the meter's manual hold, so the policy does not undo it.
+    """
     if command.action not in CUT_ACTIONS | RESTORE_ACTIONS:
         return
-    supply, _created = SupplyState.objects.get_or_create(
-        meter_id=command.meter_id, defaults={"organisation_id": command.organisation_id}
-    )
+    supply = supply_for(command.meter)
     cut = command.action in CUT_ACTIONS
+    from_policy = (command.decision_key or "").startswith(POLICY_KEY_PREFIX)
     if command.state == CommandState.ACKNOWLEDGED and not command.mismatch:
         supply.phase = SupplyPhase.DISCONNECTED if cut else SupplyPhase.ON
         supply.relay_closed = not cut
+        if not from_policy:
+            supply.manual_hold = cut
+            supply.desired_on = not cut
     elif command.state == CommandState.UNKNOWN or command.mismatch:
         supply.phase = SupplyPhase.UNKNOWN
     elif supply.phase in (SupplyPhase.DISCONNECT_SENT, SupplyPhase.RECONNECT_SENT):
         # Failed or expired: the decision stands and is taken again at the next evaluation.
         supply.phase = SupplyPhase.PENDING_DISCONNECT if cut else SupplyPhase.DISCONNECTED
+        if cut:
+            supply.cut_due_at = None
     supply.changed_at = timezone.now()
-    supply.save(update_fields=["phase", "relay_closed", "changed_at"])
+    supply.save()
+    customer_id = command.meter.customer_id
+    if customer_id is not None and command.state != CommandState.ACKNOWLEDGED:
+        transaction.on_commit(lambda: evaluate_safely(customer_id))
+
+
+def evaluate_safely(customer_id: int) -> None:
+    """Evaluate after a commit; a failure is logged and caught up by the scheduler."""
+    try:
+        evaluate(customer_id)
+    except Exception:
+        log.exception("prepaid policy evaluation failed for customer %s", customer_id)
+
+
+def run_due(now: datetime | None = None) -> int:
+    """Scheduler step: evaluate the customers whose cut-off is due or waiting for a time."""
+    now = now or timezone.now()
+    customer_ids = set(
+        SupplyState.objects.filter(phase=SupplyPhase.PENDING_DISCONNECT)
+        .exclude(cut_due_at__gt=now)
+        .exclude(meter__customer=None)
+        .values_list("meter__customer_id", flat=True)
+    )
+    for customer_id in sorted(customer_ids):
+        evaluate_safely(customer_id)
+    return len(customer_ids)
+
+
+def evaluate_all(organisation_id: int | None = None) -> int:
+    """Catch up after a restart: evaluate every customer with a wallet (or of one organisation)."""
+    wallets = Account.objects.filter(kind=AccountKind.WALLET)
+    if organisation_id is not None:
+        wallets = wallets.filter(organisation_id=organisation_id)
+    customer_ids = sorted(set(wallets.values_list("customer_id", flat=True)))
+    for customer_id in customer_ids:
+        evaluate_safely(customer_id)
+    return len(customer_ids)
+
+
+@transaction.atomic
+def set_protected(actor, customer: Customer, protected: bool, *, reason: str = "") -> PrepaidPolicy:
+    """Protect (保电) a customer or end it; also set or clear protection on the meters."""
+    from submeter.control import services
+
+    if protected and not reason.strip():
+        message = _("Give the reason for protecting this customer.")
+        raise ServiceError("invalid", message, {"reason": [message]})
+    policy = policy_for(customer, lock=True)
+    before = snapshot(policy)
+    policy.protected = protected
+    policy.protected_reason = reason.strip()[:200] if protected else ""
+    policy.save(update_fields=["protected", "protected_reason"])
+    record(actor, "control.set_protected", policy, before=before, after=snapshot(policy))
+    action = CommandAction.PROTECT if protected else CommandAction.UNPROTECT
+    for meter in Meter.objects.filter(
+        customer=customer, state=MeterState.ACTIVE, kind=MeterKind.ELECTRICITY
+    ):
+        services.send(actor, meter, action, reason=reason or str(action))
+    customer_id = customer.pk
+    transaction.on_commit(lambda: evaluate_safely(customer_id))
+    return policy
+
+
+@transaction.atomic
+def restore(actor, meter: Meter, *, reason: str) -> SupplyState:
+    """An operator's restore: lift a manual hold and let the policy reconnect (if the balance
+    allows; a customer in arrears must be topped up or protected first)."""
+    if not reason.strip():
+        message = _("Give the reason for restoring supply.")
+        raise ServiceError("invalid", message, {"reason": [message]})
+    supply = supply_for(meter)
+    before = snapshot(supply)
+    if meter.customer_id is None:
+        raise ServiceError("no_customer", _("This meter has no customer."), status=409)
+    wallet = Account.objects.filter(customer_id=meter.customer_id, kind=AccountKind.WALLET).first()
+    balance = wallet.balance if wallet else Decimal("0.00")
+    overdraft = wallet.overdraft_limit if wallet else Decimal("0.00")
+    policy = policy_for(meter.customer)
+    control = settings_for(meter.organisation_id)
+    if not supply_wanted(
+        balance, overdraft, control.reconnect_margin, protected=policy.protected, currently_cut=True
+    ):
+        message = _(
+            "The balance (¥%(balance)s) is below the reconnect threshold: top up or protect first."
+        ) % {"balance": balance}
+        raise ServiceError("balance_too_low", message, status=409)
+    supply.manual_hold = False
+    if supply.phase == SupplyPhase.ON:
+        supply.phase = SupplyPhase.DISCONNECTED
+    supply.desired_on = False
+    supply.reason = reason.strip()[:200]
+    supply.changed_at = timezone.now()
+    supply.save()
+    record(actor, "control.restore", supply, before=before, after=snapshot(supply))
+    customer_id = meter.customer_id
+    transaction.on_commit(lambda: evaluate_safely(customer_id))
+    return supply
+
+
+def on_balance_changed(sender, *, customer_id: int, **kwargs) -> None:
+    """A wallet posting committed: re-evaluate at once (a top-up restores supply now)."""
+    evaluate_safely(customer_id)

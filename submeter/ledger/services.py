@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -25,6 +26,7 @@ from submeter.ledger.choices import (
     Utility,
 )
 from submeter.ledger.models import Account, Entry, Transaction
+from submeter.ledger.signals import balance_changed
 from submeter.tenancy.audit import record
 
 MAX_AMOUNT = Decimal("100000000")  # ¥100 million: anything larger is a typing error
@@ -170,6 +172,15 @@ def _post(
     Entry.objects.bulk_create(rows)
     if wallet is not None:
         Account.objects.filter(pk=wallet.pk).update(balance=wallet.balance)
+        if wallet.customer_id is not None:
+            transaction.on_commit(
+                partial(
+                    balance_changed.send,
+                    sender=Account,
+                    customer_id=wallet.customer_id,
+                    transaction_id=posted.pk,
+                )
+            )
     record(
         actor,
         f"ledger.{kind}",
