@@ -182,7 +182,7 @@ def evaluate(customer_id: int, *, now: datetime | None = None) -> Evaluation:
                 f"zero:{episode}",
                 evaluation,
                 balance=str(balance),
-                at=policy.forecast_zero_at.isoformat(),
+                zero_at=policy.forecast_zero_at.isoformat(),
             )
         policy.in_arrears = balance < -overdraft
         policy.evaluated_at = now
@@ -282,14 +282,15 @@ def _apply(
                 )
                 supply.cut_due_at = rules.next_allowed(earliest)
                 changed = True
-                _notify(
-                    customer,
-                    "cutoff_pending",
-                    f"pending:{episode}",
-                    evaluation,
-                    balance=str(balance),
-                    at=supply.cut_due_at.isoformat() if supply.cut_due_at else "",
-                )
+                if supply.cut_due_at is not None:
+                    _notify(
+                        customer,
+                        "cutoff_pending",
+                        f"pending:{episode}",
+                        evaluation,
+                        balance=str(balance),
+                        cutoff_at=supply.cut_due_at.isoformat(),
+                    )
             evaluation.pending.append(meter.pk)
             due = supply.cut_due_at is not None and supply.cut_due_at <= now
             if due and not rules.is_quiet(now.astimezone(local_tz)):
@@ -347,9 +348,6 @@ def command_settled(command: Command) -> None:
             supply.cut_due_at = None
     supply.changed_at = timezone.now()
     supply.save()
-    customer_id = command.meter.customer_id
-    if customer_id is not None and command.state != CommandState.ACKNOWLEDGED:
-        transaction.on_commit(lambda: evaluate_safely(customer_id))
 
 
 def evaluate_safely(customer_id: int) -> None:
@@ -360,15 +358,29 @@ def evaluate_safely(customer_id: int) -> None:
         log.exception("prepaid policy evaluation failed for customer %s", customer_id)
 
 
+RETRY_AFTER = timedelta(seconds=30)
+
+
 def run_due(now: datetime | None = None) -> int:
-    """Scheduler step: evaluate the customers whose cut-off is due or waiting for a time."""
+    """Scheduler step: evaluate the customers whose cut-off is due (or still needs a time),
+    and those whose restore failed or went unanswered (again after `RETRY_AFTER`)."""
     now = now or timezone.now()
-    customer_ids = set(
-        SupplyState.objects.filter(phase=SupplyPhase.PENDING_DISCONNECT)
-        .exclude(cut_due_at__gt=now)
-        .exclude(meter__customer=None)
-        .values_list("meter__customer_id", flat=True)
+    due_cuts = SupplyState.objects.filter(phase=SupplyPhase.PENDING_DISCONNECT).exclude(
+        cut_due_at__gt=now
     )
+    stalled_restores = SupplyState.objects.filter(
+        phase__in=[SupplyPhase.DISCONNECTED, SupplyPhase.UNKNOWN],
+        desired_on=True,
+        manual_hold=False,
+        changed_at__lte=now - RETRY_AFTER,
+    )
+    customer_ids = {
+        customer_id
+        for rows in (due_cuts, stalled_restores)
+        for customer_id in rows.exclude(meter__customer=None).values_list(
+            "meter__customer_id", flat=True
+        )
+    }
     for customer_id in sorted(customer_ids):
         evaluate_safely(customer_id)
     return len(customer_ids)
