@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from submeter.alarms.api import NotificationViewSet
 from submeter.api.auth import TokenView
+from submeter.billing.api import UsageChargeViewSet
 from submeter.customers.api import CustomerViewSet
 from submeter.ledger import api as ledger_api
 from submeter.metering.api import GatewayViewSet, MeterViewSet, ReadingsPushView
@@ -19,6 +20,7 @@ router.register("gateways", GatewayViewSet, basename="gateway")
 router.register("meters", MeterViewSet, basename="meter")
 router.register("tariffs", TariffViewSet, basename="tariff")
 router.register("transactions", ledger_api.TransactionViewSet, basename="transaction")
+router.register("usage-charges", UsageChargeViewSet, basename="usage-charge")
 router.register("notifications", NotificationViewSet, basename="notification")
 
 customer_money = [
