@@ -672,11 +672,6 @@ def confirm_cutoff(actor, token: str, *, reason: str, now: datetime | None = Non
         cause={"rule": "manual_cutoff", "armed": data["nonce"]},
         decision_key=decision_key,
     )
-    supply, _created = SupplyState.objects.get_or_create(
-        meter=meter, defaults={"organisation_id": meter.organisation_id}
-    )
-    supply.manual_hold = True
-    supply.save(update_fields=["manual_hold"])
     return command
 
 
@@ -775,17 +770,34 @@ def create_batch(
     )
     record(actor, "batch.create", batch, after={"action": action, "filter": meter_filter})
     if batch.run_at <= timezone.now():
-        run_batch(batch)
+        batch = run_batch(batch)
     return batch
 
 
-def _kept_off(meter_ids: list[int]) -> set[int]:
-    """Meters the policy wants cut off (or an operator holds off): a batch never restores them."""
-    return set(
-        SupplyState.objects.filter(meter_id__in=meter_ids)
-        .filter(Q(desired_on=False) | Q(manual_hold=True))
-        .values_list("meter_id", flat=True)
+def _kept_off(meters: list[Meter]) -> set[int]:
+    """Meters a batch restore leaves alone: the customer is in arrears, or an operator's
+    confirmed manual cut-off holds the meter off (a cut by a batch or a timed control does not)."""
+    customers = {meter.customer_id for meter in meters if meter.customer_id}
+    in_arrears = set(
+        PrepaidPolicy.objects.filter(customer_id__in=customers, in_arrears=True).values_list(
+            "customer_id", flat=True
+        )
     )
+    kept = {meter.pk for meter in meters if meter.customer_id in in_arrears}
+    held = SupplyState.objects.filter(
+        meter_id__in=[meter.pk for meter in meters], manual_hold=True
+    ).values_list("meter_id", flat=True)
+    for meter_id in held:
+        last_cut = (
+            Command.objects.filter(
+                meter_id=meter_id, action__in=CUT_ACTIONS, state=CommandState.ACKNOWLEDGED
+            )
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
+        if last_cut is None or last_cut.batch_id is None:
+            kept.add(meter_id)
+    return kept
 
 
 def _protected_meters(meters: list[Meter]) -> set[int]:
@@ -811,7 +823,7 @@ def run_batch(batch: CommandBatch, *, key: str = "") -> CommandBatch:
     if batch.action in CUT_ACTIONS:
         skip = _protected_meters(meters)
     elif batch.action in RESTORE_ACTIONS:
-        skip = _kept_off([meter.pk for meter in meters])
+        skip = _kept_off(meters)
     cause = {"rule": "schedule" if batch.schedule_id else "batch", "batch": batch.pk}
     sent = 0
     for meter in meters:
