@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "submeter.cli.frame",
     "submeter.cli.ledger",
     "submeter.cli.metering",
+    "submeter.cli.billing",
     "submeter.cli.simulate",
 )
 
