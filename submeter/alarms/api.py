@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from submeter.alarms.models import Notification
 from submeter.api.viewsets import ScopedSerializer, ScopedViewSet
+from submeter.tenancy.roles import CUSTOMERS_CHANGE
 
 
 class NotificationSerializer(ScopedSerializer):
@@ -38,6 +39,7 @@ class NotificationViewSet(ScopedViewSet):
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
     http_method_names = ["get", "head", "options"]
+    change_permission = CUSTOMERS_CHANGE  # no write method: writers get 405, others 403
     filterset_fields = ["organisation", "customer", "kind", "channel", "state"]
     search_fields = ["recipient", "subject"]
     ordering_fields = ["created_at", "id"]

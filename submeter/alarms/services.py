@@ -244,6 +244,7 @@ def resend(actor, notification: Notification) -> Notification:
     The recipient is taken from the customer as it is now, so a corrected phone number is used;
     an operator's resend is not throttled.
     """
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
     if notification.channel == NotificationChannel.IN_APP:
         raise ServiceError("invalid", _("In-app notifications are stored, not sent."))
     if notification.state in (NotificationState.QUEUED, NotificationState.SENDING):
