@@ -33,6 +33,7 @@ from submeter.metering.models import (
     QuarantinedReading,
     Reading,
 )
+from submeter.metering.signals import readings_stored
 
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
@@ -285,6 +286,9 @@ def ingest(
             QuarantinedReading.objects.bulk_create(quarantined)
         result.quarantined = len(quarantined)
     last_registers.remember(latest_rows)  # only once the transaction has committed
+    if result.advanced_meter_ids:
+        meter_ids = frozenset(result.advanced_meter_ids)
+        transaction.on_commit(lambda: readings_stored.send(sender=Reading, meter_ids=meter_ids))
     return result
 
 
