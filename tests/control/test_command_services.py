@@ -207,7 +207,7 @@ def two_buildings(org, gateway):
 
 
 def test_a_batch_now_sends_to_each_filtered_meter(org, admin_user, two_buildings):
-    first, second = two_buildings
+    first = two_buildings[0]
     building = first[0].room.floor.building_id
     batch = services.create_batch(
         admin_user, org, CommandAction.CLOSE, {"building": building}, reason="maintenance over"
