@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "submeter.cli.metering",
     "submeter.cli.billing",
     "submeter.cli.simulate",
+    "submeter.cli.control",
 )
 
 
