@@ -108,6 +108,7 @@ def test_a_viewer_may_not_resend(org):
     client.force_login(make_user(org, role=Role.VIEWER))
 
     assert client.get(LIST).status_code == 200
-    client.get(f"{LIST}{sms.pk}/resend/")
+    refused = client.get(f"{LIST}{sms.pk}/resend/")
 
+    assert refused.status_code == 403
     assert Notification.objects.filter(resend_of=sms).count() == 0
