@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from submeter.alarms.api import NotificationViewSet
 from submeter.api.auth import TokenView
 from submeter.billing.api import UsageChargeViewSet
+from submeter.control import api as control_api
 from submeter.customers.api import CustomerViewSet
 from submeter.ledger import api as ledger_api
 from submeter.metering.api import GatewayViewSet, MeterViewSet, ReadingsPushView
@@ -20,6 +21,7 @@ router.register("gateways", GatewayViewSet, basename="gateway")
 router.register("meters", MeterViewSet, basename="meter")
 router.register("tariffs", TariffViewSet, basename="tariff")
 router.register("transactions", ledger_api.TransactionViewSet, basename="transaction")
+router.register("commands", control_api.CommandViewSet, basename="command")
 router.register("usage-charges", UsageChargeViewSet, basename="usage-charge")
 router.register("notifications", NotificationViewSet, basename="notification")
 
@@ -38,6 +40,12 @@ urlpatterns = [
     path("v1/customers/<int:customer_id>/", include(customer_money)),
     path("v1/ledger/audit/", ledger_api.LedgerAuditView.as_view(), name="ledger-audit"),
     path("v1/readings/", ReadingsPushView.as_view(), name="readings-push"),
+    path(
+        "v1/meters/<int:meter_id>/cutoff/arm",
+        control_api.ArmCutoffView.as_view(),
+        name="meter-cutoff-arm",
+    ),
+    path("v1/cutoffs/confirm", control_api.ConfirmCutoffView.as_view(), name="cutoff-confirm"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
