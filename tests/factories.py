@@ -142,3 +142,20 @@ def make_reading(meter: Meter, timestamp, source: str = "mqtt", **registers):
         source=source,
         **{name: Decimal(str(value)) for name, value in registers.items()},
     )
+
+
+def make_prepaid_policy(customer: Customer, **fields):
+    """A customer's prepaid policy row as the policy would leave it (alarm level, arrears…)."""
+    from submeter.control.models import PrepaidPolicy
+
+    return PrepaidPolicy.objects.create(
+        organisation_id=customer.organisation_id, customer=customer, **fields
+    )
+
+
+def make_supply_state(meter: Meter, phase: str = "on", **fields):
+    from submeter.control.models import SupplyState
+
+    return SupplyState.objects.create(
+        organisation_id=meter.organisation_id, meter=meter, phase=phase, **fields
+    )

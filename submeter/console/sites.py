@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.forms import AuthenticationForm as PlainAuthenticationForm
 from django.http import Http404, HttpResponseRedirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import AuthenticationForm
@@ -28,6 +28,26 @@ class ConsoleAuthenticationForm(AuthenticationForm):
         PlainAuthenticationForm.confirm_login_allowed(self, user)
 
 
+def monitoring_app() -> dict:
+    """The console pages that are not a model's list, shown as an application of their own."""
+    board_url = reverse("admin:console_board")
+    return {
+        "name": _("Monitoring"),
+        "app_label": "monitoring",
+        "app_url": board_url,
+        "has_module_perms": True,
+        "models": [
+            {
+                "name": _("Room monitoring"),
+                "object_name": "RoomBoard",
+                "admin_url": board_url,
+                "view_only": True,
+                "perms": {"view": True},
+            }
+        ],
+    }
+
+
 class ConsoleSite(UnfoldAdminSite):
     site_title = _("Submeter")
     site_header = _("Submeter console")
@@ -43,13 +63,23 @@ class ConsoleSite(UnfoldAdminSite):
         return bool(user.is_active and user.is_authenticated and scope_for_request(request).roles)
 
     def extra_urls(self):
+        from submeter.console.board.views import RoomBoard
+
         return [
             path(
                 "switch-organisation/<int:organisation_id>/",
                 self.admin_view(self.switch_organisation),
                 name="switch_organisation",
-            )
+            ),
+            *RoomBoard(self).urls(),
         ]
+
+    def get_app_list(self, request, app_label=None):
+        """The applications, with the monitoring pages first (sidebar and dashboard)."""
+        app_list = super().get_app_list(request, app_label)
+        if app_label is None and app_list:
+            app_list.insert(0, monitoring_app())
+        return app_list
 
     def switch_organisation(self, request, organisation_id: int):
         if organisation_id not in scope_for_request(request).roles:
