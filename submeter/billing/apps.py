@@ -1,9 +1,5 @@
-import logging
-
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
-
-log = logging.getLogger(__name__)
 
 
 class BillingConfig(AppConfig):
@@ -18,16 +14,12 @@ class BillingConfig(AppConfig):
 
 
 def deduct_after_readings(sender, *, meter_ids, **kwargs) -> None:
-    """New readings committed: deduct for the meters that can be billed (a customer and a
-    tariff). A failure is logged; the meter's cursor makes the next run bill it all."""
-    from submeter.billing.services import deduct
+    """New readings committed: queue the meters that can be billed (a customer and a tariff)
+    for deduction on the billing thread."""
+    from submeter.billing.queue import deductions
     from submeter.metering.models import Meter
 
     billable = Meter.objects.filter(
         pk__in=meter_ids, customer__isnull=False, tariff__isnull=False
     ).values_list("pk", flat=True)
-    for meter_id in sorted(billable):
-        try:
-            deduct(meter_id)
-        except Exception:
-            log.exception("deduction after ingest failed for meter %s", meter_id)
+    deductions.submit(billable)

@@ -16,10 +16,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from submeter.control import policy, transport
 from submeter.metering.models import Gateway, Meter, MeterKind
 from submeter.metering.mqtt_ingest import IngestWorker
-from submeter.metering.services import refresh_online_state
 from submeter.protocols.meter_clock import CHINA_TIME_ZONE
+from submeter.scheduler import Scheduler
 from submeter.simulator import MeterKind as SimKind
 from submeter.simulator import (
     MeterSpec,
@@ -102,9 +103,13 @@ class LivePark:
     gateways: list[MqttGateway] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    scheduler: Scheduler | None = None
+    transport_started: bool = False
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.runner is not None:
             self.runner.stop()
         for gateway in self.gateways:
@@ -113,6 +118,8 @@ class LivePark:
             self.worker.stop()
         for thread in self.threads:
             thread.join(timeout=10)
+        if self.transport_started:
+            transport.stop()
         if self.broker is not None:
             self.broker.stop()
 
@@ -139,19 +146,16 @@ def start_live_park(organisation, *, mqtt_url: str = "", simulate: bool = True) 
         finally:
             close_old_connections()
 
-    def online_state_loop() -> None:
-        from django.db import close_old_connections
-
-        while not park.stopping.wait(30):
-            try:
-                refresh_online_state()
-            finally:
-                close_old_connections()
-
-    for target in (ingest_loop, online_state_loop):
-        thread = threading.Thread(target=target, name=f"demo-{target.__name__}", daemon=True)
-        thread.start()
-        park.threads.append(thread)
+    thread = threading.Thread(target=ingest_loop, name="demo-ingest", daemon=True)
+    thread.start()
+    park.threads.append(thread)
+    # Commands to the simulated meters and their acknowledgements, then the periodic work
+    # (due cut-offs, command retries, notifications, online state, billing catch-up).
+    transport.start(mqtt_url, organisation=organisation.code)
+    park.transport_started = True
+    policy.evaluate_all(organisation.pk)
+    park.scheduler = Scheduler()
+    park.threads.append(park.scheduler.start())
 
     if simulate:
         meters = list(

@@ -14,9 +14,12 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from submeter.control.models import ControlSettings
 from submeter.customers.models import Customer
+from submeter.ledger import services as ledger
 from submeter.metering.models import Gateway, GatewayProtocol, Meter, MeterKind
 from submeter.sites.models import Building, Floor, Room
+from submeter.tariffs.models import Tariff
 from submeter.tenancy.audit import record
 from submeter.tenancy.models import Membership, Organisation
 from submeter.tenancy.roles import Role
@@ -44,6 +47,8 @@ def seed_demo_park(password: str | None = None) -> tuple[Organisation, DemoLogin
         organisation = Organisation.objects.create(name=DEMO_NAME, code=DEMO_CODE)
         record(None, "create", organisation, after={"name": DEMO_NAME, "code": DEMO_CODE})
         _seed_sites(organisation)
+    if not Tariff.objects.filter(organisation=organisation).exists():
+        _seed_money(organisation)
     return organisation, _ensure_admin(organisation, password)
 
 
@@ -129,3 +134,89 @@ def _seed_sites(organisation: Organisation) -> None:
                     )
                 )
         Meter.objects.bulk_create(meters)
+
+
+ELECTRICITY_TARIFF = {
+    "id": "demo-commercial-tou",
+    "name": "商业分时电价 Commercial time-of-use",
+    "utility": "electricity",
+    "timezone": "Asia/Shanghai",
+    "versions": [
+        {
+            "valid_from": "2026-01-01",
+            "energy": {
+                "kind": "tou",
+                "rates": {
+                    "sharp": {"price": "1.45"},
+                    "peak": {"price": "1.20"},
+                    "flat": {"price": "0.85"},
+                    "valley": {"price": "0.45"},
+                },
+                "day_profiles": {
+                    "workday": [
+                        {"from": "00:00", "to": "08:00", "rate": "valley"},
+                        {"from": "08:00", "to": "10:00", "rate": "flat"},
+                        {"from": "10:00", "to": "12:00", "rate": "sharp"},
+                        {"from": "12:00", "to": "18:00", "rate": "peak"},
+                        {"from": "18:00", "to": "22:00", "rate": "flat"},
+                        {"from": "22:00", "to": "24:00", "rate": "valley"},
+                    ]
+                },
+                "seasons": [
+                    {
+                        "name": "all year",
+                        "months": list(range(1, 13)),
+                        "profiles": {"workday": "workday"},
+                    }
+                ],
+            },
+        }
+    ],
+}
+WATER_TARIFF = {
+    "id": "demo-water",
+    "name": "商业用水 Commercial water",
+    "utility": "water",
+    "timezone": "Asia/Shanghai",
+    "versions": [{"valid_from": "2026-01-01", "energy": {"kind": "flat", "price": "4.95"}}],
+}
+LOW_BALANCE_TENANTS = 12
+"""Tenants seeded with little money: some run out during the demo's first minutes."""
+
+
+def _seed_money(organisation: Organisation) -> None:
+    """Tariffs on every meter, an opening balance in every wallet (a few of them low), and
+    control settings that make the prepaid loop visible within minutes."""
+    rng = random.Random(20261123)
+    electricity = Tariff.objects.create(
+        organisation=organisation,
+        name=ELECTRICITY_TARIFF["name"],
+        utility="electricity",
+        document=ELECTRICITY_TARIFF,
+    )
+    water = Tariff.objects.create(
+        organisation=organisation, name=WATER_TARIFF["name"], utility="water", document=WATER_TARIFF
+    )
+    Meter.objects.filter(organisation=organisation, kind=MeterKind.ELECTRICITY).update(
+        tariff=electricity
+    )
+    Meter.objects.filter(organisation=organisation, kind=MeterKind.WATER).update(tariff=water)
+    ControlSettings.objects.update_or_create(
+        organisation=organisation,
+        defaults={"cutoff_notice_minutes": 2, "reconnect_margin": Decimal("1.00")},
+    )
+    customers = list(Customer.objects.filter(organisation=organisation).order_by("pk"))
+    low = set(rng.sample(range(len(customers)), min(LOW_BALANCE_TENANTS, len(customers))))
+    for index, customer in enumerate(customers):
+        amount = (
+            Decimal(rng.randrange(60, 160)) if index in low else Decimal(rng.randrange(8, 40) * 50)
+        )
+        ledger.topup(
+            None,
+            customer,
+            amount,
+            "transfer",
+            idempotency_key=f"demo-opening-{customer.pk}",
+            reason="opening balance",
+            fee_percent=Decimal("0"),
+        )

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from submeter.metering.ingest import IngestResult, ReadingIn, ingest
 from submeter.metering.models import QuarantinedReading, ReadingSource
@@ -114,12 +114,25 @@ class IngestWorker:
         while not self.stopping.is_set() and not (until and until()):
             batch = self._collect()
             if batch:
-                close_old_connections()  # a long-running worker: drop a broken connection
-                self.process(batch)
+                self._process_until_stored(batch)
             if on_report and time.monotonic() - last_report >= report_every_s:
                 on_report(self.stats)
                 last_report = time.monotonic()
         return self.stats
+
+    def _process_until_stored(self, batch: list[Received]) -> None:
+        """A database error (locked, connection lost) is retried with the same batch: storage
+        is idempotent, and the messages stay unacknowledged until it succeeds."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            close_old_connections()  # a long-running worker: drop a broken connection
+            try:
+                self.process(batch)
+                return
+            except DatabaseError:
+                logger.exception("ingest batch failed; retrying in %.1f s", delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
 
     def _collect(self) -> list[Received]:
         try:
