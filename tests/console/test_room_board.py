@@ -547,3 +547,29 @@ def test_organisation_switcher_changes_the_board(org):
 
     assert everything == {mine.pk, theirs.pk}
     assert narrowed == {theirs.pk}
+
+
+def test_expired_cut_off_is_armed_again_and_sends_nothing(client, floor, admin_user):
+    from django.core import signing
+
+    from submeter.control.services import CUTOFF_TOKEN_SALT
+
+    room = occupied_room(floor)
+    meter = meter_of(room)
+    expired = signing.dumps(
+        {
+            "user": admin_user.pk,
+            "org": room.organisation_id,
+            "meter": meter.pk,
+            "nonce": "old",
+            "exp": int(timezone.now().timestamp()) - 1,
+        },
+        salt=CUTOFF_TOKEN_SALT,
+    )
+
+    response = client.post(meter_url(room, "cut"), {"token": expired, "reason": "inspection"})
+
+    assert response.status_code == 200
+    assert "arm it again" in response.content.decode()
+    assert response.context["form"].data["token"] != expired
+    assert not Command.objects.exists()
