@@ -32,6 +32,12 @@ def run_prepaid_policy(now: datetime) -> object:
     return run_due(now)
 
 
+def refresh_forecasts(now: datetime) -> object:
+    from submeter.control.policy import refresh_stale
+
+    return refresh_stale(now)
+
+
 def deliver_notifications(now: datetime) -> object:
     from submeter.alarms.services import deliver_pending
 
@@ -76,6 +82,7 @@ def default_jobs() -> list[Job]:
     return [
         Job("commands", 2, run_commands),
         Job("prepaid policy", 5, run_prepaid_policy),
+        Job("forecasts", 60, refresh_forecasts),
         Job("notifications", 10, deliver_notifications),
         Job("online state", 30, refresh_online_state),
         Job("billing catch-up", 60, catch_up_billing),

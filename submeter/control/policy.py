@@ -459,4 +459,53 @@ def restore(actor, meter: Meter, *, reason: str) -> SupplyState:
 
 def on_balance_changed(sender, *, customer_id: int, **kwargs) -> None:
     """A wallet posting committed: re-evaluate at once (a top-up restores supply now)."""
-    evaluate_safely(customer_id)
+    if not nothing_to_decide(customer_id):
+        evaluate_safely(customer_id)
+
+
+def nothing_to_decide(customer_id: int) -> bool:
+    """The common case after a charge, answered in three small queries: the balance is above
+    every alarm level and the floor, no alarm or arrears is standing, and every meter's supply
+    is on. Then an evaluation would change nothing but the forecast, which `refresh_stale`
+    keeps up to date."""
+    wallet = (
+        Account.objects.filter(customer_id=customer_id, kind=AccountKind.WALLET)
+        .values_list("balance", "overdraft_limit")
+        .first()
+    )
+    standing = (
+        PrepaidPolicy.objects.filter(customer_id=customer_id)
+        .values_list("alarm_levels", "alarm_level", "in_arrears")
+        .first()
+    )
+    if wallet is None or standing is None:
+        return False
+    balance, overdraft = wallet
+    levels, reached, in_arrears = standing
+    if reached or in_arrears or balance < -overdraft:
+        return False
+    if alarm_level(balance, [Decimal(str(level)) for level in levels]):
+        return False
+    return not (
+        SupplyState.objects.filter(meter__customer_id=customer_id)
+        .exclude(phase=SupplyPhase.ON, manual_hold=False)
+        .exists()
+    )
+
+
+STALE_AFTER = timedelta(hours=1)
+STALE_PER_RUN = 500
+
+
+def refresh_stale(now: datetime | None = None) -> int:
+    """Scheduler step: re-evaluate customers not evaluated for an hour (their forecast and the
+    "balance will run out" reminder), a few hundred per run."""
+    now = now or timezone.now()
+    customer_ids = list(
+        PrepaidPolicy.objects.filter(evaluated_at__lt=now - STALE_AFTER)
+        .order_by("evaluated_at")
+        .values_list("customer_id", flat=True)[:STALE_PER_RUN]
+    )
+    for customer_id in customer_ids:
+        evaluate_safely(customer_id)
+    return len(customer_ids)
