@@ -167,8 +167,15 @@ def _topmost(scope: Scope) -> int | None:
 
 
 def console_scope(request) -> Scope:
-    """The scope of console pages: the current organisation and everything under it."""
+    """The scope of console pages: the current organisation and everything under it (computed
+    once per request and organisation: every admin's permission check asks for it)."""
     org_id = current_organisation_id(request)
     if org_id is None:
         return Scope()
-    return scope_for_request(request).narrowed_to(org_id)
+    user_id = getattr(getattr(request, "user", None), "pk", None)
+    cached = getattr(request, "_submeter_console_scope", None)
+    if cached is not None and cached[:2] == (user_id, org_id):
+        return cached[2]
+    scope = scope_for_request(request).narrowed_to(org_id)
+    request._submeter_console_scope = (user_id, org_id, scope)
+    return scope
