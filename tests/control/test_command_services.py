@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from submeter.control import services
 from submeter.control.models import (
@@ -123,7 +124,7 @@ def test_a_command_to_an_offline_meter_waits_then_expires(org, meter):
     assert run_due(timezone.now() + timedelta(minutes=61)) == {"expired": 1}
     command.refresh_from_db()
     assert command.state == CommandState.EXPIRED
-    assert "offline" in command.error
+    assert command.error == gettext("The meter stayed offline until the command expired.")
 
 
 def test_a_meter_without_a_gateway_cannot_be_commanded(org, admin_user):
