@@ -4,9 +4,11 @@ relay's "closed" acknowledgement arriving over MQTT is printed as p50/p99/max. T
 second through ingest + deduction + prepaid policy, against ingest alone in the same run.
 
     .venv/bin/python benchmarks/topup_restore.py [--meters 1000] [--intervals 5] [--postgres URL]
+                                                 [--mosquitto]
 
-The broker is $MQTT_URL (Mosquitto on CI) or the embedded one; the API is served by waitress on
-a free loopback port; the meters are the simulator's, behind MQTT gateways of 100 meters each.
+The broker is a private Mosquitto started with `set_tcp_nodelay true` (`--mosquitto`, needs the
+mosquitto binary), else $MQTT_URL, else the embedded one; the API is served by waitress on a free
+loopback port; the meters are the simulator's, behind MQTT gateways of 100 meters each.
 """
 
 from __future__ import annotations
@@ -40,6 +42,33 @@ def setup_database(url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def start_mosquitto():
+    """A private Mosquitto on a free loopback port, with Nagle's algorithm off (the setting a
+    production broker for commands should have)."""
+    import shutil
+    import socket
+    import subprocess
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Path(tempfile.mkdtemp(prefix="submeter-mosquitto-")) / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+        "max_inflight_messages 0\nmax_queued_messages 100000\n"
+    )
+    process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"mqtt://127.0.0.1:{port}"
+        time.sleep(0.05)
+    process.kill()
+    raise SystemExit("mosquitto did not start")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -127,6 +156,7 @@ class AckClock:
         from submeter.protocols.mqtt_topics import TopicKind, subscription_filter
 
         self.closed_at: dict[str, float] = {}
+        self.closed_wall: dict[str, float] = {}
         self.done = threading.Condition()
         self.client = connect(
             url,
@@ -138,11 +168,12 @@ class AckClock:
     def _on_message(self, client, userdata, message) -> None:
         from submeter.protocols.mqtt_payloads import RelayState, parse_ack
 
-        arrived = time.perf_counter()
+        arrived, arrived_wall = time.perf_counter(), time.time()
         ack = parse_ack(message.payload)
         if ack.relay_state == RelayState.CLOSED:
             with self.done:
                 self.closed_at.setdefault(ack.meter_address, arrived)
+                self.closed_wall.setdefault(ack.meter_address, arrived_wall)
                 self.done.notify_all()
 
     def wait(self, count: int, timeout_s: float) -> bool:
@@ -225,6 +256,16 @@ def restore_latency(url: str, meters: int) -> dict:
         for gateway in gateways:
             gateway.stop()
     closed = acks.closed_at
+    from submeter.ledger.models import Transaction
+
+    recorded = {
+        meter.address: created.timestamp()
+        for meter in stored
+        for created in Transaction.objects.filter(
+            organisation=organisation, idempotency_key=f"bench-{meter.customer_id}"
+        ).values_list("created_at", flat=True)
+    }
+    from_recorded = [(acks.closed_wall[a] - recorded[a]) * 1000 for a in closed if a in recorded]
     if not complete:
         print(f"  only {len(closed)} of {meters} relays acknowledged closing", flush=True)
     from_request = [(closed[a] - sent_at[a]) * 1000 for a in closed]
@@ -236,6 +277,7 @@ def restore_latency(url: str, meters: int) -> dict:
         "restored": len(closed),
         "relays_closed": relays_closed,
         "from_request": from_request,
+        "from_recorded": from_recorded,
         "from_answer": from_answer,
         "request_ms": request_ms,
     }
@@ -277,6 +319,9 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--intervals", type=int, default=5)
     parser.add_argument("--postgres", help="PostgreSQL URL (a database next to it is used)")
+    parser.add_argument(
+        "--mosquitto", action="store_true", help="start a private Mosquitto with TCP_NODELAY"
+    )
     args = parser.parse_args()
 
     if args.postgres:
@@ -286,9 +331,11 @@ def main() -> None:
     setup_database(database)
     from django.conf import settings
 
-    broker = None
+    broker = mosquitto = None
     url = settings.MQTT_URL
-    if not url:
+    if args.mosquitto:
+        mosquitto, url = start_mosquitto()
+    elif not url:
         from submeter.mqtt.broker import EmbeddedBroker
 
         broker = EmbeddedBroker()
@@ -299,9 +346,12 @@ def main() -> None:
     finally:
         if broker is not None:
             broker.stop()
+        if mosquitto is not None:
+            mosquitto.terminate()
     print(f"\nTop-up → relay closed acknowledgement, {result['restored']} of {args.meters} meters")
     for label, values in (
-        ("from the request", result["from_request"]),
+        ("from the top-up recorded", result["from_recorded"]),
+        ("from the request sent", result["from_request"]),
         ("from the 201 answer", result["from_answer"]),
         ("the top-up request itself", result["request_ms"]),
     ):

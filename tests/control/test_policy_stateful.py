@@ -108,6 +108,16 @@ class PrepaidPolicyMachine(RuleBasedStateMachine):
             seen["restores"] += 1
             assert self.supply().phase == SupplyPhase.RECONNECT_SENT
 
+    @rule(amount=amounts)
+    def run_out_then_pay(self, amount):
+        """Spend past the floor, let the meter answer, then pay enough to come back."""
+        wallet = self.wallet()
+        to_spend = wallet.balance + wallet.overdraft_limit + Decimal("0.01")
+        if to_spend > 0:
+            self.consume(to_spend)
+        self.meter_answers()
+        self.top_up(-self.wallet().balance + wallet.overdraft_limit + MARGIN + amount)
+
     @rule(limit=st.sampled_from(["0.00", "10.00", "50.00"]))
     def change_overdraft_limit(self, limit):
         ledger.set_overdraft_limit(None, self.customer, limit)
