@@ -215,6 +215,14 @@ class SupplyState(OrganisationOwned):
         _("relay closed"), null=True, blank=True, help_text=_("As last reported by the meter.")
     )
     cut_due_at = models.DateTimeField(_("cut-off due at"), null=True, blank=True)
+    decisions = models.PositiveIntegerField(
+        _("decisions"),
+        default=0,
+        help_text=_(
+            "Cut-offs and restores the policy has decided for this meter; each "
+            "command's decision key carries the number, so one decision sends one command."
+        ),
+    )
     manual_hold = models.BooleanField(
         _("cut off by an operator"),
         default=False,

@@ -227,6 +227,7 @@ def _apply(
     supply = supply_for(meter)
     if supply.manual_hold:
         return
+    decided = supply.decisions
     currently_cut = supply.phase in CUT_PHASES or (
         supply.phase == SupplyPhase.UNKNOWN and not supply.desired_on
     )
@@ -248,9 +249,8 @@ def _apply(
             supply.phase, supply.cut_due_at, supply.reason = SupplyPhase.ON, None, ""
             changed = True
         elif currently_cut:
-            key = f"{POLICY_KEY_PREFIX}restore:{meter.pk}:{supply.changed_at.timestamp():.6f}"
             cause["rule"] = "balance at or above the reconnect threshold"
-            if _send(meter, restore_action(meter), key, cause, _("Balance restored")):
+            if _send(meter, supply, restore_action(meter), cause, _("Balance restored")):
                 supply.phase = SupplyPhase.RECONNECT_SENT
                 supply.reason = _("Balance restored")
                 evaluation.restores_sent.append(meter.pk)
@@ -294,23 +294,26 @@ def _apply(
             evaluation.pending.append(meter.pk)
             due = supply.cut_due_at is not None and supply.cut_due_at <= now
             if due and not rules.is_quiet(now.astimezone(local_tz)):
-                key = f"{POLICY_KEY_PREFIX}cut:{meter.pk}:{supply.changed_at.timestamp():.6f}"
                 cause["rule"] = "balance below minus the overdraft limit"
                 cause["window_checked_at"] = now.isoformat()
-                if _send(meter, cut_action(meter), key, cause, _("Arrears")):
+                if _send(meter, supply, cut_action(meter), cause, _("Arrears")):
                     supply.phase = SupplyPhase.DISCONNECT_SENT
                     evaluation.cuts_sent.append(meter.pk)
                     _notify(customer, "cut_off", f"cut:{episode}", evaluation, balance=str(balance))
                     changed = True
-    if changed:
+    if changed or supply.decisions != decided:
         supply.changed_at = now
         supply.save()
 
 
-def _send(meter: Meter, action: str, key: str, cause: dict, reason: str) -> bool:
-    """Queue a policy command (dispatched when the transaction commits); False if refused."""
+def _send(meter: Meter, supply: SupplyState, action: str, cause: dict, reason: str) -> bool:
+    """Queue the policy's next decision for this meter as a command (dispatched when the
+    transaction commits). False when it was refused or recorded as failed: the decision is
+    taken again, under the next number, at a later evaluation."""
     from submeter.control import services
 
+    kind = "cut" if action in CUT_ACTIONS else "restore"
+    key = f"{POLICY_KEY_PREFIX}{kind}:{meter.pk}:{supply.decisions + 1}"
     try:
         with transaction.atomic():
             command = services.send(
@@ -319,6 +322,7 @@ def _send(meter: Meter, action: str, key: str, cause: dict, reason: str) -> bool
     except ServiceError as refused:
         log.warning("policy command %s for meter %s refused: %s", action, meter.pk, refused)
         return False
+    supply.decisions += 1
     return command.state not in (CommandState.FAILED, CommandState.CANCELLED)
 
 
