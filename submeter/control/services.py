@@ -311,6 +311,15 @@ def _expected(action: str, params: dict[str, Any]) -> str | None:
     return None
 
 
+def reported_label(meter: Meter, reported: str) -> str:
+    """A relay or valve state as the meter reported it, in words."""
+    if meter.kind == MeterKind.ELECTRICITY:
+        labels = {"open": _("relay open"), "closed": _("relay closed")}
+    else:
+        labels = {"open": _("valve open"), "closed": _("valve closed")}
+    return str(labels.get(reported, reported))
+
+
 def _reported(ack: wire.CommandAck) -> str | None:
     if ack.relay_state is not None and ack.relay_state is not wire.RelayState.UNKNOWN:
         return str(ack.relay_state)
@@ -409,7 +418,9 @@ def record_ack(organisation: str | int, ack: wire.CommandAck) -> Command | None:
         answer=_answer(ack),
         mismatch=mismatch,
         error_code="state_mismatch" if mismatch else "",
-        error=_("The meter reports %(state)s.") % {"state": reported} if mismatch else "",
+        error=_("The meter reports %(state)s.") % {"state": reported_label(command.meter, reported)}
+        if mismatch
+        else "",
     )
     if command.read_back_for_id is not None and reported is not None:
         _settle_by_read_back(command, reported)
@@ -428,7 +439,9 @@ def _settle_by_read_back(read: Command, reported: str) -> None:
     if expected is None or reported == expected:
         _finish(parent, CommandState.ACKNOWLEDGED, answer=answer, error_code="", error="")
     else:
-        message = _("Read back: the meter reports %(state)s.") % {"state": reported}
+        message = _("Read back: the meter reports %(state)s.") % {
+            "state": reported_label(read.meter, reported)
+        }
         _finish(
             parent, CommandState.FAILED, answer=answer, error_code="state_differs", error=message
         )
@@ -552,7 +565,7 @@ def cancel(actor, command: Command) -> Command:
     if command.state in FINAL_STATES:
         raise ServiceError(
             "finished",
-            _("This command is already %(state)s.") % {"state": command.state},
+            _("This command is already %(state)s.") % {"state": command.get_state_display()},
             status=409,
         )
     before = command.state
