@@ -334,6 +334,17 @@ def command_settled(command: Command) -> None:
     """
     if command.action not in CUT_ACTIONS | RESTORE_ACTIONS:
         return
+    superseded = (
+        Command.objects.filter(
+            meter_id=command.meter_id,
+            action__in=CUT_ACTIONS | RESTORE_ACTIONS,
+            pk__gt=command.pk,
+        )
+        .exclude(state__in=[CommandState.FAILED, CommandState.CANCELLED, CommandState.EXPIRED])
+        .exists()
+    )
+    if superseded:
+        return  # a later relay command (a restore after a top-up in flight) decides the phase
     supply = supply_for(command.meter)
     cut = command.action in CUT_ACTIONS
     from_policy = (command.decision_key or "").startswith(POLICY_KEY_PREFIX)

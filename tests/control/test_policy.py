@@ -241,3 +241,21 @@ def test_unanswered_trip_is_settled_and_the_decision_taken_again(park):
     assert supply_of(meter).phase == SupplyPhase.PENDING_DISCONNECT
     assert policy.run_due(now=NOON + timedelta(minutes=32)) == 1
     assert supply_of(meter).cut_due_at is not None
+
+
+def test_topup_while_the_cutoff_is_in_flight_ends_with_supply_restored(
+    park, django_capture_on_commit_callbacks
+):
+    _organisation, customer, meter = park
+    spend(customer, "10.01", "c1")
+    policy.evaluate(customer.pk, now=NOON)
+    policy.evaluate(customer.pk, now=NOON + timedelta(minutes=31))
+    trip = Command.objects.get(meter=meter, action=CommandAction.TRIP)  # sent, not yet answered
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.topup(None, customer, "50.00", "wechat")
+    close = Command.objects.get(meter=meter, action=CommandAction.CLOSE)
+    acknowledge(trip, RelayState.OPEN)  # the meter runs the trip, then the close
+    acknowledge(close, RelayState.CLOSED)
+    supply = supply_of(meter)
+    assert supply.phase == SupplyPhase.ON
+    assert supply.relay_closed is True
