@@ -371,7 +371,7 @@ def _finish(command: Command, state: str, **fields: Any) -> None:
 def record_ack(organisation: str | int, ack: wire.CommandAck) -> Command | None:
     """Record a meter's answer to a command (matched by command id within the organisation,
     given by code or id). Unknown ids and answers to finished commands change nothing."""
-    commands = Command.objects.select_for_update().filter(command_id=ack.command_id)
+    commands = Command.objects.select_for_update(of=("self",)).filter(command_id=ack.command_id)
     if isinstance(organisation, int):
         commands = commands.filter(organisation_id=organisation)
     else:
@@ -430,7 +430,9 @@ def record_ack(organisation: str | int, ack: wire.CommandAck) -> Command | None:
 def _settle_by_read_back(read: Command, reported: str) -> None:
     """R6: the relay state read back settles a command left UNKNOWN."""
     parent = (
-        Command.objects.select_for_update().select_related("meter").get(pk=read.read_back_for_id)
+        Command.objects.select_for_update(of=("self",))
+        .select_related("meter")
+        .get(pk=read.read_back_for_id)
     )
     if parent.state != CommandState.UNKNOWN:
         return
@@ -458,7 +460,7 @@ def _read_back_failed(command: Command) -> None:
 
 def _load(pk: int) -> Command:
     return (
-        Command.objects.select_for_update()
+        Command.objects.select_for_update(of=("self",))
         .select_related("meter__gateway", "meter__organisation")
         .get(pk=pk)
     )
