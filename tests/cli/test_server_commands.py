@@ -12,6 +12,12 @@ from pathlib import Path
 SUBMETER = str(Path(sys.executable).with_name("submeter"))
 
 
+def answer_ctrl_c() -> None:
+    """In the child: Ctrl-C back to its default even when the test run itself was started in
+    the background by a shell (which ignores SIGINT, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,6 +45,7 @@ def run_demo(data: Path, port: int) -> tuple[str, bytes]:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=answer_ctrl_c,
     )
     try:
         page = wait_for(f"http://127.0.0.1:{port}/console/login/", process)
@@ -74,6 +81,7 @@ def test_serve_answers_on_the_chosen_port(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=answer_ctrl_c,
     )
     try:
         schema = wait_for(f"http://127.0.0.1:{port}/api/schema/", process)

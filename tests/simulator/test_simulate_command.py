@@ -30,6 +30,12 @@ sys.exit(args.handler(args))
 """
 
 
+def answer_ctrl_c() -> None:
+    """In the child: Ctrl-C back to its default even when the test run itself was started in
+    the background by a shell (which ignores SIGINT, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="submeter")
     simulate.register(parser.add_subparsers())
@@ -92,6 +98,7 @@ def test_ctrl_c_stops_cleanly() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=answer_ctrl_c,
     )
     try:
         assert process.stdout is not None
