@@ -117,13 +117,24 @@ class Evaluation:
     restores_sent: list[int] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)
+    notices: list[tuple[str, str, dict]] = field(default_factory=list)
 
 
 def _notify(customer: Customer, kind: str, dedupe_key: str, evaluation: Evaluation, **context):
+    """Note a message for the tenant; it is recorded right after the decisions commit, so a
+    restore's command is on its way before any message is written."""
+    evaluation.notices.append((kind, dedupe_key, context))
+
+
+def _send_notices(customer: Customer, evaluation: Evaluation) -> None:
     from submeter.alarms.services import notify
 
-    notify(customer, kind, context=context, dedupe_key=dedupe_key)
-    evaluation.notified.append(kind)
+    if not evaluation.notices:
+        return
+    with transaction.atomic():
+        for kind, dedupe_key, context in evaluation.notices:
+            notify(customer, kind, context=context, dedupe_key=dedupe_key)
+            evaluation.notified.append(kind)
 
 
 def _episode(wallet: Account | None) -> int:
@@ -207,7 +218,8 @@ def evaluate(customer_id: int, *, now: datetime | None = None) -> Evaluation:
                 now=now,
                 evaluation=evaluation,
             )
-        return evaluation
+    _send_notices(customer, evaluation)
+    return evaluation
 
 
 def _apply(
