@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -28,20 +27,11 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import setup_database
 
 PER_GATEWAY = 100
-
-
-def setup_database(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("SUBMETER_DATA_DIR", tempfile.mkdtemp(prefix="submeter-bench-"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "submeter.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def start_mosquitto():

@@ -126,6 +126,14 @@ class ControlSettings(models.Model):
         _("expire unsent commands after (minutes)"), default=60
     )
 
+    @classmethod
+    def for_organisation(cls, organisation_id: int) -> ControlSettings:
+        """The organisation's settings, created with the defaults on first use."""
+        found = cls.objects.filter(organisation_id=organisation_id).first()
+        if found is None:
+            found, _created = cls.objects.get_or_create(organisation_id=organisation_id)
+        return found
+
     class Meta:
         verbose_name = _("control settings")
         verbose_name_plural = _("control settings")

@@ -54,13 +54,6 @@ ZERO_SOON = timedelta(hours=24)
 CUT_PHASES = frozenset({SupplyPhase.DISCONNECT_SENT, SupplyPhase.DISCONNECTED})
 
 
-def settings_for(organisation_id: int) -> ControlSettings:
-    found = ControlSettings.objects.filter(organisation_id=organisation_id).first()
-    if found is None:
-        found, _created = ControlSettings.objects.get_or_create(organisation_id=organisation_id)
-    return found
-
-
 def quiet_rules(organisation_id: int, control: ControlSettings) -> QuietRules:
     holidays = frozenset(
         QuietDay.objects.filter(organisation_id=organisation_id).values_list("date", flat=True)
@@ -80,7 +73,7 @@ def policy_for(customer: Customer, *, lock: bool = False) -> PrepaidPolicy:
         rows = rows.select_for_update()
     policy = rows.first()
     if policy is None:
-        control = settings_for(customer.organisation_id)
+        control = ControlSettings.for_organisation(customer.organisation_id)
         policy, _created = PrepaidPolicy.objects.get_or_create(
             customer=customer,
             defaults={
@@ -165,7 +158,7 @@ def evaluate(customer_id: int, *, now: datetime | None = None) -> Evaluation:
     with transaction.atomic():
         customer = Customer.objects.select_related("organisation").get(pk=customer_id)
         policy = policy_for(customer, lock=True)
-        control = settings_for(customer.organisation_id)
+        control = ControlSettings.for_organisation(customer.organisation_id)
         wallet = Account.objects.filter(customer=customer, kind=AccountKind.WALLET).first()
         balance = wallet.balance if wallet else Decimal("0.00")
         overdraft = wallet.overdraft_limit if wallet else Decimal("0.00")
@@ -463,7 +456,7 @@ def restore(actor, meter: Meter, *, reason: str) -> SupplyState:
     balance = wallet.balance if wallet else Decimal("0.00")
     overdraft = wallet.overdraft_limit if wallet else Decimal("0.00")
     policy = policy_for(meter.customer)
-    control = settings_for(meter.organisation_id)
+    control = ControlSettings.for_organisation(meter.organisation_id)
     if not supply_wanted(
         balance, overdraft, control.reconnect_margin, protected=policy.protected, currently_cut=True
     ):

@@ -68,13 +68,6 @@ READ_BACK_MAX_INTERVAL = timedelta(minutes=10)
 MAX_POWER_LIMIT_KW = Decimal("10000")
 
 
-def control_settings(organisation_id: int) -> ControlSettings:
-    found = ControlSettings.objects.filter(organisation_id=organisation_id).first()
-    if found is None:
-        found, _created = ControlSettings.objects.get_or_create(organisation_id=organisation_id)
-    return found
-
-
 def is_protected(meter: Meter) -> bool:
     """R3: the meter's customer is protected (保电)."""
     return meter.customer_id is not None and (
@@ -238,7 +231,7 @@ def send(
             % {"meter": meter.address},
             status=409,
         )
-    settings = control_settings(meter.organisation_id)
+    settings = ControlSettings.for_organisation(meter.organisation_id)
     now = timezone.now()
     timeout = timedelta(seconds=settings.command_timeout_seconds)
     command = Command(
@@ -479,7 +472,7 @@ def dispatch_queued(pk: int, now: datetime) -> str:
             message = _("The command could not be sent before it expired.")
         _finish(command, CommandState.EXPIRED, error_code="expired", error=message)
         return "expired"
-    settings = control_settings(command.organisation_id)
+    settings = ControlSettings.for_organisation(command.organisation_id)
     timeout = timedelta(seconds=settings.command_timeout_seconds)
     if _offline(command.meter):
         command.next_attempt_at = now + timeout
@@ -505,7 +498,7 @@ def retry_sent(pk: int, now: datetime) -> str:
     command = _load(pk)
     if command.state != CommandState.SENT:
         return ""
-    settings = control_settings(command.organisation_id)
+    settings = ControlSettings.for_organisation(command.organisation_id)
     timeout = timedelta(seconds=settings.command_timeout_seconds)
     expired = command.expires_at is not None and command.expires_at <= now
     target = _target(command.meter)
@@ -529,7 +522,7 @@ def retry_sent(pk: int, now: datetime) -> str:
 def read_back(command: Command) -> Command:
     """R6: ask the meter for its relay state; the answer settles `command`."""
     registers = ["water_m3"] if command.meter.kind != MeterKind.ELECTRICITY else ["energy_kwh"]
-    settings = control_settings(command.organisation_id)
+    settings = ControlSettings.for_organisation(command.organisation_id)
     wait = min(
         timedelta(seconds=settings.command_timeout_seconds) * 2**settings.command_max_attempts,
         READ_BACK_MAX_INTERVAL,

@@ -17,6 +17,7 @@ from submeter.control.models import (
     Command,
     CommandAction,
     CommandState,
+    ControlSettings,
     SupplyPhase,
     SupplyState,
 )
@@ -113,7 +114,7 @@ def test_the_same_command_id_is_sent_again_so_the_meter_runs_it_once(control_tra
     services._deliver(
         command.pk,
         services._target(command.meter),
-        services._wire_command(command, services.control_settings(command.organisation_id)),
+        services._wire_command(command, ControlSettings.for_organisation(command.organisation_id)),
     )
     wait_until(lambda: park.sim_gateway.counters.commands_received == received + 1)
     assert park.sim_meter(command.meter).relay_state is RelayState.OPEN
