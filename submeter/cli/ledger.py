@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check the ledger's invariants (exit 1 on any violation)",
         description="Every transaction sums to zero; cached balances equal their entries; no wallet "
         "below its floor without cause; each idempotency key posted once; reversals once; "
-        "append-only guard present.",
+        "each reading interval charged once; every relay command with a cause; append-only "
+        "guard present.",
     )
     parser.add_argument(
         "--org", action="append", metavar="CODE", help="only this organisation (repeatable)"

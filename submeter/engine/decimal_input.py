@@ -9,6 +9,9 @@ from typing import Literal
 from submeter.engine.errors import EngineError
 
 DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+MAX_DIGITS = 24
+"""Significant digits a decimal value may have: products and sums of such values stay well
+inside the exact context (`money.EXACT`, 80 digits), so no amount is ever rounded by accident."""
 
 Sign = Literal["positive", "non_negative", "any"]
 
@@ -39,6 +42,8 @@ def read_decimal(
     if not DECIMAL_TEXT.fullmatch(value):
         raise error("invalid_decimal", f'{value!r} is not a decimal string such as "1.25"', field)
     number = Decimal(value)
+    if len(number.as_tuple().digits) > MAX_DIGITS:
+        raise error("too_many_digits", f"{value} has more than {MAX_DIGITS} digits", field)
     if max_places is not None and decimal_places(number) > max_places:
         raise error(
             "too_many_decimals", f"{value} has more than {max_places} decimal places", field

@@ -110,6 +110,7 @@ class OverdraftForm(forms.Form):
         help_text=_("How far below zero the wallet may go before supply is cut."),
         widget=UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal", "autofocus": True}),
     )
+    reason = reason_field()
 
 
 class CloseForm(forms.Form):
@@ -637,10 +638,12 @@ class WalletAdmin(ScopedReadOnlyAdmin):
                 "old": money(current),
                 "new": money(data["overdraft_limit"]),
             }
-            return sentence, []
+            return sentence, [(_("reason"), data["reason"])]
 
         def perform(data):
-            services.set_overdraft_limit(request.user, customer, data["overdraft_limit"])
+            services.set_overdraft_limit(
+                request.user, customer, data["overdraft_limit"], reason=data["reason"]
+            )
             self.message_user(request, _("The overdraft limit was changed."), messages.SUCCESS)
             return redirect("admin:ledger_statement", customer.pk)
 

@@ -102,6 +102,7 @@ class ReasonInput(serializers.Serializer):
 
 class OverdraftInput(serializers.Serializer):
     overdraft_limit = AmountField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class CloseInput(serializers.Serializer):
@@ -211,7 +212,10 @@ class AccountView(CustomerMoneyView):
         data = OverdraftInput(data=request.data)
         data.is_valid(raise_exception=True)
         wallet = services.set_overdraft_limit(
-            request.user, customer, data.validated_data["overdraft_limit"]
+            request.user,
+            customer,
+            data.validated_data["overdraft_limit"],
+            reason=data.validated_data["reason"],
         )
         wallet.refresh_from_db()
         return Response(AccountSerializer(wallet).data)

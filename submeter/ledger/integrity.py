@@ -9,8 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Window
+from django.db.models.functions import Lag
 
+from submeter.billing.models import UsageCharge
+from submeter.control.models import RELAY_ACTIONS, Command
 from submeter.ledger.choices import AccountKind, TransactionKind
 from submeter.ledger.models import Account, Entry, Transaction
 
@@ -131,6 +134,41 @@ def audit_ledger(organisation_ids: Iterable[int] | None = None) -> LedgerAudit:
     ):
         reversals.violations.append(f"transaction {row['reverses_id']} reversed {row['n']} times")
 
+    readings = Check(
+        "readings_charged_once",
+        "Each reading interval of a meter is charged at most once (its usage charges never "
+        "overlap).",
+    )
+    charges = UsageCharge.objects.all()
+    if organisation_ids is not None:
+        charges = charges.filter(organisation_id__in=ids)
+    overlapping = (
+        charges.annotate(
+            previous_end=Window(
+                Lag("interval_end"),
+                partition_by=[F("meter_id")],
+                order_by=[F("interval_end").asc(), F("id").asc()],
+            )
+        )
+        .filter(previous_end__gt=F("interval_start"))
+        .values_list("pk", "meter_id", "interval_start", "previous_end")
+    )
+    for charge_id, meter_id, start, previous_end in overlapping:
+        readings.violations.append(
+            f"usage charge {charge_id} of meter {meter_id} starts {start.isoformat()}, "
+            f"before the previous one ends ({previous_end.isoformat()})"
+        )
+
+    causes = Check(
+        "commands_have_cause", "Every relay command records its cause (a rule or a reason)."
+    )
+    commands = Command.objects.filter(action__in=RELAY_ACTIONS)
+    if organisation_ids is not None:
+        commands = commands.filter(organisation_id__in=ids)
+    for command_id, cause, reason in commands.values_list("pk", "cause", "reason").iterator():
+        if not (isinstance(cause, dict) and cause.get("rule")) and not reason.strip():
+            causes.violations.append(f"command {command_id} has neither a rule nor a reason")
+
     guarded = Check(
         "append_only_guard", "Ledger rows cannot be updated or deleted (database trigger)."
     )
@@ -146,4 +184,4 @@ def audit_ledger(organisation_ids: Iterable[int] | None = None) -> LedgerAudit:
             if table not in present:
                 guarded.violations.append(f"{table} has no append-only trigger")
 
-    return LedgerAudit([balanced, zero, cached, floor, keys, reversals, guarded])
+    return LedgerAudit([balanced, zero, cached, floor, keys, reversals, readings, causes, guarded])

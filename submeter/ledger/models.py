@@ -1,7 +1,7 @@
 """The double-entry ledger: accounts, transactions, entries.
 
 Transactions and entries are append-only: the model layer refuses UPDATE and DELETE everywhere,
-and a database trigger refuses them on PostgreSQL and SQLite (migration 0002). A wallet's cached
+and a database trigger refuses them on PostgreSQL (migration 0002). A wallet's cached
 `balance` is updated in the same database transaction as its entries, under a row lock, and can be
 re-derived (`submeter audit` does).
 """

@@ -44,6 +44,9 @@ def parse_amount(value, field: str = "amount", *, allow_negative: bool = False) 
             _("Enter an amount in yuan, e.g. 100.00."),
             {field: [_("Enter an amount in yuan, e.g. 100.00.")]},
         )
+    if abs(amount) > MAX_AMOUNT:  # first: a huge amount cannot be quantized to the fen
+        message = _("The amount is too large.")
+        raise ServiceError("invalid", message, {field: [message]})
     if amount != amount.quantize(Decimal("0.01")):
         message = _("At most two decimal places (whole fen).")
         raise ServiceError("invalid", message, {field: [message]})
@@ -53,9 +56,6 @@ def parse_amount(value, field: str = "amount", *, allow_negative: bool = False) 
             if not allow_negative
             else _("The amount must not be zero.")
         )
-        raise ServiceError("invalid", message, {field: [message]})
-    if abs(amount) > MAX_AMOUNT:
-        message = _("The amount is too large.")
         raise ServiceError("invalid", message, {field: [message]})
     return amount.quantize(Decimal("0.01"))
 
@@ -419,13 +419,17 @@ def reverse(actor, original: Transaction, *, reason: str) -> Transaction:
 
 
 @transaction.atomic
-def set_overdraft_limit(actor, customer: Customer, limit) -> Account:
+def set_overdraft_limit(actor, customer: Customer, limit, *, reason: str = "") -> Account:
     """E4: how far below zero the tenant may go before supply is cut."""
-    limit = Decimal(str(limit)) if limit not in (None, "") else None
+    try:
+        limit = Decimal(str(limit).strip()) if limit not in (None, "") else None
+    except InvalidOperation:
+        limit = None
     if (
         limit is None
         or not limit.is_finite()
         or limit < 0
+        or limit > MAX_AMOUNT
         or limit != limit.quantize(Decimal("0.01"))
     ):
         message = _("Enter an amount of zero or more, with at most two decimals.")
@@ -439,19 +443,21 @@ def set_overdraft_limit(actor, customer: Customer, limit) -> Account:
         "ledger.overdraft_limit",
         wallet,
         before={"overdraft_limit": before},
-        after={"overdraft_limit": str(limit)},
+        after={"overdraft_limit": str(limit), "reason": reason[:200]},
     )
     return wallet
 
 
 @transaction.atomic
-def open_account(actor, customer: Customer) -> Account:
+def open_account(actor, customer: Customer, *, reason: str = "") -> Account:
     """E1: open (or reopen) the tenant's wallet."""
     wallet = _locked_wallet(customer)
     if wallet.state != AccountState.OPEN:
         Account.objects.filter(pk=wallet.pk).update(state=AccountState.OPEN, closed_at=None)
         wallet.state, wallet.closed_at = AccountState.OPEN, None
-        record(actor, "ledger.open", wallet, after={"state": AccountState.OPEN})
+        record(
+            actor, "ledger.open", wallet, after={"state": AccountState.OPEN, "reason": reason[:200]}
+        )
     if customer.state != CustomerState.ACTIVE:
         Customer.objects.filter(pk=customer.pk).update(state=CustomerState.ACTIVE)
     return wallet
@@ -487,6 +493,6 @@ def close_account(
         "ledger.close",
         wallet,
         before={"state": AccountState.OPEN},
-        after={"state": AccountState.CLOSED},
+        after={"state": AccountState.CLOSED, "reason": reason[:200]},
     )
     return settlement

@@ -11,6 +11,7 @@ from submeter.ledger import services
 from submeter.ledger.choices import AccountKind, AccountState
 from submeter.ledger.integrity import audit_ledger
 from submeter.ledger.models import Account, Transaction
+from submeter.tenancy.models import AuditEntry
 from submeter.tenancy.roles import Role
 from tests.factories import make_customer, make_room, make_user
 
@@ -216,6 +217,16 @@ def test_overdraft_limit_dialog_sets_the_limit(client, customer):
     assert "from ¥0.00 to ¥200.00" in review.context["sentence"]
     assert answer["Location"] == url(customer, "statement")
     assert Account.objects.get(customer=customer).overdraft_limit == Decimal("200.00")
+
+
+def test_overdraft_limit_dialog_records_the_reason(client, customer):
+    client.post(
+        url(customer, "overdraft-limit"),
+        {"overdraft_limit": "200", "reason": "trusted tenant", "confirm": "1"},
+    )
+
+    logged = AuditEntry.objects.get(action="ledger.overdraft_limit")
+    assert logged.after["reason"] == "trusted tenant"
 
 
 def test_close_dialog_refunds_the_balance_and_closes(client, customer, admin_user):

@@ -151,7 +151,12 @@ def test_power_factor_standard_outside_the_three_tables_is_rejected():
 
 @pytest.mark.parametrize(
     ("price", "code"),
-    [("-0.6", "not_positive"), ("0", "not_positive"), ("0.0000001", "too_many_decimals")],
+    [
+        ("-0.6", "not_positive"),
+        ("0", "not_positive"),
+        ("0.0000001", "too_many_decimals"),
+        ("9" * 30, "too_many_digits"),
+    ],
 )
 def test_bad_prices_are_rejected_naming_the_price(price, code):
     document = edited(tou_tariff(), lambda d: energy(d)["rates"]["flat"].update(price=price))

@@ -60,6 +60,12 @@ def test_quantity_as_json_number_is_refused():
     assert usage_error(usage) == ("number_not_string", "capacity_kva")
 
 
+@pytest.mark.parametrize("quantity", ["9" * 100, "1." + "1" * 100])
+def test_quantity_with_too_many_digits_is_refused_naming_it(quantity):
+    usage = sample_usage(energy_kwh={"peak": quantity})
+    assert usage_error(usage) == ("too_many_digits", "energy_kwh.peak")
+
+
 def test_water_tariff_takes_volume_not_energy():
     usage = {"period": load("usage.json")["period"], "energy_kwh": "12"}
     assert usage_error(usage, flat_water_tariff()) == ("wrong_quantity", "energy_kwh")

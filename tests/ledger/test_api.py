@@ -44,7 +44,7 @@ def test_same_key_with_another_amount_is_409_and_no_credit(client, customer):
     assert client.get(f"/api/v1/customers/{customer.pk}/account/").json()["balance"] == "100.00"
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "10.001", "ten", ""])
+@pytest.mark.parametrize("amount", ["0", "-1", "10.001", "ten", "", "1e30"])
 def test_bad_amount_is_400_naming_the_field(client, customer, amount):
     answer = client.post(
         f"/api/v1/customers/{customer.pk}/topups/",
@@ -135,6 +135,15 @@ def test_viewer_may_read_the_statement_but_not_top_up(org, customer):
         format="json",
     )
     assert answer.status_code == 403
+
+
+def test_overdraft_limit_that_is_not_a_number_is_400(client, customer):
+    answer = client.patch(
+        f"/api/v1/customers/{customer.pk}/account/", {"overdraft_limit": "abc"}, format="json"
+    )
+
+    assert answer.status_code == 400
+    assert "overdraft_limit" in answer.json()["error"]["fields"]
 
 
 def test_overdraft_limit_and_close_account(client, customer, admin_user):

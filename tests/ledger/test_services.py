@@ -40,7 +40,9 @@ def test_service_fee_is_split_from_the_topup(customer, admin_user, org):
     }
 
 
-@pytest.mark.parametrize("amount", ["0", "-5", "1.001", "abc", "NaN", "Infinity", "", 1.5, "1e12"])
+@pytest.mark.parametrize(
+    "amount", ["0", "-5", "1.001", "abc", "NaN", "Infinity", "", 1.5, "1e12", "1e30", "9" * 30]
+)
 def test_bad_amounts_are_refused_and_nothing_posted(customer, admin_user, amount):
     with pytest.raises(ServiceError) as error:
         services.topup(admin_user, customer, amount, "cash")
@@ -151,6 +153,39 @@ def test_adjustment_respects_the_overdraft_floor(customer, admin_user):
 def test_overdraft_limit_must_not_be_negative(customer, admin_user):
     with pytest.raises(ServiceError):
         services.set_overdraft_limit(admin_user, customer, "-1")
+
+
+def test_overdraft_limit_change_records_operator_and_reason(customer, admin_user):
+    wallet = services.set_overdraft_limit(admin_user, customer, "20", reason="trusted tenant")
+
+    logged = AuditEntry.objects.get(action="ledger.overdraft_limit", object_id=str(wallet.pk))
+    assert (logged.actor, logged.after["reason"]) == (admin_user, "trusted tenant")
+
+
+def test_closing_records_operator_and_reason(customer, admin_user):
+    wallet = services.open_account(admin_user, customer)
+
+    services.close_account(admin_user, customer, "cash", reason="moved out")
+
+    logged = AuditEntry.objects.get(action="ledger.close", object_id=str(wallet.pk))
+    assert (logged.actor, logged.after["reason"]) == (admin_user, "moved out")
+
+
+def test_huge_debit_adjustment_is_refused_naming_the_amount(customer, admin_user):
+    with pytest.raises(ServiceError) as error:
+        services.adjust(admin_user, customer, "-1e30", reason="typo")
+
+    assert "amount" in error.value.fields
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.parametrize("limit", ["abc", "1e30", "NaN", "1.001"])
+def test_bad_overdraft_limit_is_refused_naming_the_field(customer, admin_user, limit):
+    with pytest.raises(ServiceError) as error:
+        services.set_overdraft_limit(admin_user, customer, limit)
+
+    assert "overdraft_limit" in error.value.fields
+    assert not Account.objects.filter(customer=customer, overdraft_limit__gt=0).exists()
 
 
 def test_closing_refunds_the_balance_and_closes(customer, admin_user):
