@@ -4,6 +4,8 @@ saved through services (which write the audit log), exportable to Excel."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
@@ -16,6 +18,42 @@ from submeter.tenancy.roles import VIEW
 from submeter.tenancy.scoping import console_scope, current_organisation_id
 
 EXPORT_PARAM = "_export"
+
+
+class ScopedRelatedChoices:
+    """A list filter on a relation offers only the related objects in the console's scope.
+
+    Django's related filters offer every row of the related model, which would show the names of
+    other organisations' buildings, gateways and tenants in the filter dropdowns.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        related = field.related_model
+        scope = model_admin.scope(request)
+        if related is Organisation:
+            limit = {"pk__in": scope.organisation_ids}
+        elif issubclass(related, OrganisationOwned):
+            limit = {"organisation__in": scope.organisation_ids}
+        else:  # e.g. users: those the visible rows point at
+            limit = {
+                "pk__in": model_admin.get_queryset(request)
+                .distinct()
+                .values_list(f"{self.field_path}__pk", flat=True)
+            }
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, limit_choices_to=limit, ordering=ordering)
+
+
+_scoped_filter_classes: dict[type, type] = {}
+
+
+def scoped_filter_class(filter_class: type) -> type:
+    """`filter_class` (a related-field list filter) restricted to the console's scope."""
+    if filter_class not in _scoped_filter_classes:
+        _scoped_filter_classes[filter_class] = type(
+            f"Scoped{filter_class.__name__}", (ScopedRelatedChoices, filter_class), {}
+        )
+    return _scoped_filter_classes[filter_class]
 
 
 class ScopedAdmin(ModelAdmin):
@@ -73,6 +111,29 @@ class ScopedAdmin(ModelAdmin):
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404(_("Not found."))
+
+    def get_list_filter(self, request):
+        """The declared filters, with every filter on a relation limited to the scope."""
+        return [self._scoped_list_filter(spec) for spec in super().get_list_filter(request)]
+
+    def _scoped_list_filter(self, spec):
+        if isinstance(spec, tuple):
+            path, filter_class = spec
+        elif isinstance(spec, str):
+            path, filter_class = spec, admin.RelatedFieldListFilter
+        else:
+            return spec
+        if not issubclass(filter_class, admin.RelatedFieldListFilter) or issubclass(
+            filter_class, admin.RelatedOnlyFieldListFilter
+        ):
+            return spec
+        try:
+            field = get_fields_from_path(self.model, path)[-1]
+        except FieldDoesNotExist:
+            return spec
+        if not field.is_relation or field.related_model is None:
+            return spec
+        return (path, scoped_filter_class(filter_class))
 
     # -- forms ---------------------------------------------------------------------------------
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -41,12 +41,14 @@ class OrganisationAdmin(ScopedAdmin):
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        if obj is not None and obj.parent_id is None:
-            form.base_fields["parent"].required = False
-            form.base_fields["parent"].disabled = True
-        return form
+    def get_readonly_fields(self, request, obj=None):
+        # Only an administrator of the parent may move an organisation: the administrator of a
+        # park under a group keeps it where it is (and a top-level organisation stays on top).
+        if obj is not None and (
+            obj.parent_id is None or not self.scope(request).can(MEMBERS_MANAGE, obj.parent_id)
+        ):
+            return ["parent"]
+        return []
 
     def get_changeform_initial_data(self, request):
         from submeter.tenancy.scoping import current_organisation_id
@@ -165,6 +167,7 @@ class InviteAdmin(ScopedAdmin):
         "link",
     ]
     list_filter = ["role"]
+    search_fields = ["organisation__name", "created_by__username", "accepted_by__username"]
     list_select_related = ["organisation", "created_by", "accepted_by"]
 
     def get_fields(self, request, obj=None):

@@ -62,6 +62,28 @@ class Organisation(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The tree has no cycle: an organisation is never placed under itself or one of its
+        sub-organisations (which would cut it and its subtree off from the group above)."""
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        if self.pk is None or self.parent_id is None:
+            return
+        parents = dict(Organisation.objects.values_list("id", "parent_id"))
+        ancestor: int | None = self.parent_id
+        while ancestor is not None:
+            if ancestor == self.pk:
+                raise ValidationError(
+                    {
+                        "parent": _(
+                            "An organisation cannot be placed under itself or one of its "
+                            "sub-organisations."
+                        )
+                    }
+                )
+            ancestor = parents.get(ancestor)
+
 
 class Membership(models.Model):
     """A user's role in an organisation; it also covers the organisation's sub-organisations."""

@@ -2,9 +2,18 @@
 
 import pytest
 
+from submeter.api.urls import router
 from submeter.sites.models import Building
 from submeter.tenancy.roles import Role
-from tests.factories import api_client, make_building, make_floor, make_meter, make_room, make_user
+from tests.factories import (
+    api_client,
+    make_building,
+    make_floor,
+    make_gateway,
+    make_meter,
+    make_room,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -86,12 +95,39 @@ def test_organisation_cannot_be_moved_by_update(client, mine, other_org):
     assert mine.name == "Renamed"
 
 
-def test_filter_by_other_organisation_returns_nothing(client, mine, theirs, other_org):
-    answer = client.get(f"/api/v1/buildings/?organisation={other_org.pk}")
+def test_filter_by_other_organisation_answers_like_an_unknown_id(client, mine, theirs, other_org):
+    theirs_answer = client.get(f"/api/v1/buildings/?organisation={other_org.pk}")
+    unknown_answer = client.get("/api/v1/buildings/?organisation=999999")
 
-    assert answer.status_code in (200, 400)
-    if answer.status_code == 200:
-        assert answer.json()["results"] == []
+    assert theirs_answer.status_code == unknown_answer.status_code == 400
+    assert theirs_answer.json() == unknown_answer.json()
+
+
+def test_filter_by_another_organisations_gateway_answers_like_an_unknown_id(client, org, other_org):
+    their_gateway = make_gateway(other_org)
+    make_meter(other_org, gateway=their_gateway)
+
+    theirs_answer = client.get(f"/api/v1/meters/?gateway={their_gateway.pk}")
+    unknown_answer = client.get("/api/v1/meters/?gateway=999999")
+
+    assert theirs_answer.status_code == unknown_answer.status_code == 400
+    assert theirs_answer.json() == unknown_answer.json()
+
+
+def test_filter_by_own_gateway_lists_its_meters(client, org):
+    gateway = make_gateway(org)
+    make_meter(org, address="111111111111", gateway=gateway)
+    make_meter(org, address="222222222222")
+
+    answer = client.get(f"/api/v1/meters/?gateway={gateway.pk}")
+
+    assert [m["address"] for m in answer.json()["results"]] == ["111111111111"]
+
+
+@pytest.mark.parametrize("prefix", [prefix for prefix, _viewset, _name in router.registry])
+def test_every_resource_filter_is_scoped(org, prefix):
+    """ScopedFilterBackend refuses (TypeError) a relation filter it cannot scope."""
+    assert api_client(make_user(org)).get(f"/api/v1/{prefix}/").status_code == 200
 
 
 def test_maintenance_grant_opens_the_api_and_revoking_closes_it(org):

@@ -40,16 +40,27 @@ def test_createadmin_refuses_a_weak_password(db, capsys):
     assert not Membership.objects.filter(user__username="weak").exists()
 
 
+def command_lines(parser, prefix=()):
+    """Every sub-command and nested sub-command (`billing deduct`) of the parser."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub_parser in action.choices.items():
+                yield (*prefix, name)
+                yield from command_lines(sub_parser, (*prefix, name))
+
+
 def test_every_sub_command_has_help(capsys):
     import pytest
 
     from submeter.cli import build_parser
 
-    parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices
-    assert {"demo", "serve", "migrate", "createadmin"} <= set(commands)
-    for name in commands:
+    commands = list(command_lines(build_parser()))
+    assert {("demo",), ("serve",), ("migrate",), ("createadmin",)} <= set(commands)
+    assert ("billing", "deduct") in commands
+    for command in commands:
         with pytest.raises(SystemExit) as exit_:
-            main([name, "--help"])
+            main([*command, "--help"])
         assert exit_.value.code == 0
         assert "usage" in capsys.readouterr().out

@@ -1,11 +1,20 @@
 import io
 
 import pytest
+from django.contrib import admin
 from django.test import Client
+from django.urls import reverse
 from openpyxl import load_workbook
 
+from submeter.console.admin_base import ScopedAdmin
 from submeter.tenancy.roles import Role
-from tests.factories import make_building, make_meter, make_organisation, make_user
+from tests.factories import (
+    make_building,
+    make_gateway,
+    make_meter,
+    make_organisation,
+    make_user,
+)
 
 
 def console_client(user) -> Client:
@@ -78,33 +87,44 @@ def test_switching_to_an_unseen_organisation_is_404(org, other_org, admin_user):
     )
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/console/sites/building/",
-        "/console/sites/floor/",
-        "/console/sites/room/",
-        "/console/customers/customer/",
-        "/console/metering/gateway/",
-        "/console/metering/meter/",
-        "/console/tenancy/organisation/",
-        "/console/tenancy/membership/",
-        "/console/tenancy/accessgrant/",
-        "/console/tenancy/invite/",
-        "/console/tenancy/auditentry/",
-        "/console/metering/reading/",
-        "/console/metering/quarantinedreading/",
-    ],
-)
-def test_every_list_opens_and_exports_to_excel(org, admin_user, path):
+CONSOLE_LISTS = sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+def test_every_console_list_is_scoped():
+    unscoped = [
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if not isinstance(model_admin, ScopedAdmin)
+    ]
+
+    assert unscoped == []
+
+
+@pytest.mark.parametrize("model", CONSOLE_LISTS, ids=lambda model: model._meta.label_lower)
+def test_every_list_opens_and_exports_to_excel(org, admin_user, model):
     make_meter(org, address="111111111111")
     client = console_client(admin_user)
+    path = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
     assert client.get(path).status_code == 200
     export = client.get(path + "?_export=xlsx")
     assert export.status_code == 200
     sheet = load_workbook(io.BytesIO(export.content)).active
     assert sheet.max_row >= 1
+
+
+def test_list_filters_offer_only_the_current_organisations_objects(org, other_org, admin_user):
+    make_meter(org, gateway=make_gateway(org, name="Our gateway"))
+    make_meter(other_org, gateway=make_gateway(other_org, name="Their gateway"))
+    make_building(org, name="Our building")
+    make_building(other_org, name="Their building")
+    client = console_client(admin_user)
+
+    meters = client.get("/console/metering/meter/").content.decode()
+    buildings = client.get("/console/sites/building/").content.decode()
+
+    assert "Our gateway" in meters and "Their gateway" not in meters
+    assert other_org.name not in buildings
 
 
 def test_export_follows_the_list_filters(org, admin_user):

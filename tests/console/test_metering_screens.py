@@ -6,7 +6,7 @@ from django.test import Client
 from django.utils import timezone
 
 from submeter.metering.ingest import ReadingIn, ingest
-from submeter.metering.models import QuarantinedReading, Reading
+from submeter.metering.models import Meter, QuarantinedReading, Reading
 from submeter.tenancy.roles import Role
 from tests.factories import make_meter, make_user
 
@@ -130,3 +130,23 @@ def test_other_organisations_readings_are_not_listed(org, other_org, admin_user)
     page = console(admin_user).get("/console/metering/reading/")
 
     assert {row.meter_id for row in page.context["cl"].result_list} == {mine.pk}
+
+
+def test_duplicate_meter_address_is_refused_in_the_add_form_in_chinese(org, admin_user):
+    make_meter(org, address="123456789012")
+
+    page = console(admin_user).post(
+        "/console/metering/meter/add/",
+        {
+            "organisation": org.pk,
+            "kind": "electricity",
+            "phases": 1,
+            "address": "123456789012",
+            "ct_ratio": "1",
+            "state": "active",
+        },
+    )
+
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["address"] == ["已存在使用该通讯地址的表计。"]
+    assert Meter.objects.filter(address="123456789012").count() == 1

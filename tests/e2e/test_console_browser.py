@@ -43,3 +43,22 @@ def test_wrong_password_shows_a_chinese_message(live_server, page, org):
     page.click("button[type=submit]")
 
     assert page.locator("text=用户名或密码错误").count() >= 1
+
+
+def test_console_fetches_nothing_from_other_hosts(live_server, page, org):
+    make_user(org, username="operator", password="Sparkling-Meter-42")
+    make_meter(org, address="100000000000")
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{live_server.url}/console/login/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "Sparkling-Meter-42")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-dashboard]")
+    page.goto(f"{live_server.url}/console/metering/meter/")
+    page.wait_for_load_state("networkidle")
+
+    assert any("/static/" in url for url in requested)
+    outside = [url for url in requested if not url.startswith((live_server.url, "data:", "blob:"))]
+    assert outside == []

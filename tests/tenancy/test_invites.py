@@ -79,3 +79,14 @@ def test_weak_password_is_refused_and_creates_nobody(invite):
 
 def test_unknown_invite_link_is_404(db):
     assert Client().get("/invite/not-a-token/").status_code == 404
+
+
+def test_expired_invite_says_so_in_chinese_by_default(invite):
+    Invite.objects.filter(pk=invite.pk).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    answer = Client().get(f"/invite/{invite.token}/")
+
+    assert answer.status_code == 410
+    assert "此邀请链接已过期" in answer.content.decode()
