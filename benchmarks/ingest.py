@@ -3,6 +3,10 @@ one ingest worker; readings stored per second against the raw insert rate of the
 (executemany on SQLite, COPY on PostgreSQL), measured in the same run.
 
     .venv/bin/python benchmarks/ingest.py [--meters 10000] [--intervals 10] [--postgres URL]
+        [--decode-processes 0|1]
+
+The worker runs its production loop (`IngestWorker.run`), decoding in a second process as
+`submeter ingest` does on a machine with more than one core.
 
 The broker is $MQTT_URL (Mosquitto on CI) or the embedded one. SQLite runs in a fresh file under
 a temporary directory; with --postgres (or $DATABASE_URL pointing at PostgreSQL) a fresh database
@@ -89,7 +93,7 @@ def setup_database(url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def run(url: str, database: str, meters: int, intervals: int) -> dict:
+def run(url: str, database: str, meters: int, intervals: int, decode_processes: int) -> dict:
     setup_database(database)
     from django.db import connection
 
@@ -121,7 +125,11 @@ def run(url: str, database: str, meters: int, intervals: int) -> dict:
     expected = meters * intervals
 
     worker = IngestWorker(
-        url, client_id=f"bench-ingest-{code}", share_group="", mqtt5=not url.startswith("embedded:")
+        url,
+        client_id=f"bench-ingest-{code}",
+        share_group="",
+        mqtt5=not url.startswith("embedded:"),
+        decode_processes=decode_processes,
     )
     worker.subscription_organisation = code
     worker.start()
@@ -133,19 +141,20 @@ def run(url: str, database: str, meters: int, intervals: int) -> dict:
         raise SystemExit("the publisher did not start")
     go.set()
     started = time.perf_counter()
-    last_print = started
-    while worker.stats.result.stored + worker.stats.result.duplicates < expected:
-        batch = worker._collect()
-        if batch:
-            worker.process(batch)
-        if time.perf_counter() - last_print > 2:
-            print(
-                f"    {worker.stats.result.stored} readings stored ({worker.stats.messages} messages, {worker.stats.result.quarantined} quarantined)…",
-                flush=True,
-            )
-            last_print = time.perf_counter()
+
+    def done() -> bool:
         if time.perf_counter() - started > 600:
             raise SystemExit("timed out")
+        return worker.stats.result.stored + worker.stats.result.duplicates >= expected
+
+    def progress(stats) -> None:
+        print(
+            f"    {stats.result.stored} readings stored ({stats.messages} messages, "
+            f"{stats.result.quarantined} quarantined)…",
+            flush=True,
+        )
+
+    worker.run(until=done, on_report=progress, report_every_s=2)
     elapsed = time.perf_counter() - started
     publisher.join(60)
     worker.stop()
@@ -202,8 +211,8 @@ def run(url: str, database: str, meters: int, intervals: int) -> dict:
     }
 
 
-def child(url: str, database: str, meters: int, intervals: int, queue) -> None:
-    queue.put(run(url, database, meters, intervals))
+def child(url: str, database: str, meters: int, intervals: int, decode: int, queue) -> None:
+    queue.put(run(url, database, meters, intervals, decode))
 
 
 def main() -> None:
@@ -211,9 +220,19 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=10000)
     parser.add_argument("--intervals", type=int, default=10)
     parser.add_argument(
+        "--decode-processes",
+        type=int,
+        choices=(0, 1),
+        default=None,
+        help="as `submeter ingest --decode-processes` (default: 1 with more than one core)",
+    )
+    parser.add_argument(
         "--postgres", default="", help="a PostgreSQL URL (default: $DATABASE_URL if PostgreSQL)"
     )
     args = parser.parse_args()
+    from submeter.metering.mqtt_decode import DEFAULT_DECODE_PROCESSES
+
+    decode = DEFAULT_DECODE_PROCESSES if args.decode_processes is None else args.decode_processes
     url = os.environ.get("MQTT_URL", "")
     broker = None
     if not url:
@@ -240,11 +259,11 @@ def main() -> None:
         databases.append(("PostgreSQL", f"{base}/submeter_bench"))
     results = []
     for label, database in databases:
-        print(f"{label}:", flush=True)
+        print(f"{label} (decoding in {decode} other process(es)):", flush=True)
         spawn = multiprocessing.get_context("spawn")
         queue = spawn.Queue()
         process = spawn.Process(
-            target=child, args=(url, database, args.meters, args.intervals, queue)
+            target=child, args=(url, database, args.meters, args.intervals, decode, queue)
         )
         process.start()
         result = queue.get(timeout=900)

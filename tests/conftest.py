@@ -19,10 +19,10 @@ def admin_user(org):
 
 
 @pytest.fixture(autouse=True)
-def forget_cached_registers():
-    """Test databases roll back and reuse ids; the ingest cache must not outlive a test."""
-    from submeter.metering.ingest import last_registers
+def forget_ingest_caches():
+    """Test databases roll back and reuse ids; the ingest caches must not outlive a test."""
+    from submeter.metering.ingest import forget_caches
 
-    last_registers.clear()
+    forget_caches()
     yield
-    last_registers.clear()
+    forget_caches()

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+from submeter.metering.mqtt_decode import DEFAULT_DECODE_PROCESSES
+
 
 def ingest(args: argparse.Namespace) -> int:
     from submeter.cli.server import setup_django
@@ -30,6 +32,7 @@ def ingest(args: argparse.Namespace) -> int:
         share_group=args.share_group,
         batch_size=args.batch_size,
         mqtt5=broker is None,
+        decode_processes=args.decode_processes,
     )
     worker.start()
     print(f"Ingesting from {url} as {args.client_id} (Ctrl-C stops).", flush=True)
@@ -112,6 +115,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--share-group", default="ingest", help="MQTT 5 shared-subscription group")
     parser.add_argument(
         "--batch-size", type=int, default=5000, help="readings per database transaction"
+    )
+    parser.add_argument(
+        "--decode-processes",
+        type=int,
+        choices=(0, 1),
+        default=DEFAULT_DECODE_PROCESSES,
+        help="1: decode the next batch's JSON in another process while one is stored; "
+        f"0: all in this process (default {DEFAULT_DECODE_PROCESSES}: 1 with more than one core)",
     )
     parser.add_argument(
         "--progress-seconds", type=float, default=10.0, help="progress line every S seconds"

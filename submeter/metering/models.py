@@ -10,6 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from submeter.ledger.fields import ScaledDecimalField
+from submeter.metering.registers import (  # noqa: F401  (the reading's fields, re-exported)
+    CUMULATIVE_FIELDS,
+    FIELD_PLACES,
+    INSTANTANEOUS_FIELDS,
+)
 from submeter.tenancy.models import OrganisationOwned
 
 
@@ -184,37 +189,6 @@ class ReadingSource(models.TextChoices):
     MANUAL = "manual", _("Manual entry")
 
 
-CUMULATIVE_FIELDS = (
-    "energy_kwh",
-    "energy_rate1_kwh",
-    "energy_rate2_kwh",
-    "energy_rate3_kwh",
-    "energy_rate4_kwh",
-    "reverse_energy_kwh",
-    "water_m3",
-)
-INSTANTANEOUS_FIELDS = (
-    "voltage_a_v",
-    "voltage_b_v",
-    "voltage_c_v",
-    "current_a_a",
-    "current_b_a",
-    "current_c_a",
-    "power_kw",
-    "power_factor",
-)
-FIELD_PLACES = {name: 3 for name in CUMULATIVE_FIELDS} | {
-    "voltage_a_v": 2,
-    "voltage_b_v": 2,
-    "voltage_c_v": 2,
-    "current_a_a": 3,
-    "current_b_a": 3,
-    "current_c_a": 3,
-    "power_kw": 4,
-    "power_factor": 3,
-}
-
-
 class Reading(models.Model):
     """One reading of a meter at one instant: cumulative registers and instantaneous values.
 
@@ -318,3 +292,15 @@ class QuarantinedReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_address or '?'} {self.reason}"
+
+
+class MeterIdentityVersion(models.Model):
+    """One counter that database triggers (migration 0006) increase whenever a meter's identity
+    or limits change (organisation, address, CT ratio, rated power) or a meter is deleted,
+    whoever changes it. Ingest workers keep meters in memory and read this one row per batch to
+    know when to read them again."""
+
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("meter identity version")

@@ -9,6 +9,14 @@
   stream; the embedded broker speaks MQTT 3.1.1, and one worker takes it all.
 - Messages are batched (up to `batch_size` readings, or what arrived within `flush_interval_s`)
   so one transaction stores many gateways' messages.
+- The meters' last reading time and online state (and the gateways' last contact) move forward
+  once a second (`state_interval_s`) for all the batches stored meanwhile, not once per batch:
+  validation reads each meter's latest reading from the readings themselves, so nothing waits
+  on it, and a crash in between only delays it until the next reading.
+- With `decode_processes=1` (the default of `submeter ingest` on a machine with more than one
+  core) the JSON of the next batch is decoded in a separate process while this batch is being
+  stored: Python runs one thread at a time, and decoding is a large part of the work. If
+  that process dies, the worker decodes in its own process and starts another.
 - A payload that does not parse is quarantined with its reason and acknowledged; the worker
   never stops on bad input.
 """
@@ -16,18 +24,20 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import threading
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, transaction
 
-from submeter.metering.ingest import IngestResult, ReadingIn, ingest
+from submeter.metering.ingest import IngestResult, ReadingGroup, move_meters_forward, store
 from submeter.metering.models import QuarantinedReading, ReadingSource
-from submeter.protocols.errors import PayloadError
-from submeter.protocols.mqtt_payloads import parse_readings
-from submeter.protocols.mqtt_topics import TopicKind, parse_topic, subscription_filter
+from submeter.metering.mqtt_decode import DecodedMessage, RejectedMessage, decode_readings
+from submeter.protocols.mqtt_topics import TopicKind, subscription_filter
 from submeter.tenancy.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -58,8 +68,11 @@ class IngestWorker:
         batch_size: int = 5000,
         flush_interval_s: float = 0.2,
         mqtt5: bool = True,
+        decode_processes: int = 0,
+        state_interval_s: float = 1.0,
     ) -> None:
-        """`mqtt5=False` for brokers that speak only MQTT 3.1.1 (the embedded one)."""
+        """`mqtt5=False` for brokers that speak only MQTT 3.1.1 (the embedded one);
+        `decode_processes=1` decodes the next batch in another process while one is stored."""
         self.url = url
         self.mqtt5 = mqtt5
         self.client_id = client_id
@@ -72,6 +85,11 @@ class IngestWorker:
         self.client = None
         self.subscription_organisation = "+"
         self._organisations: dict[str, int | None] = {}
+        self.decode_processes = decode_processes
+        self.state_interval_s = state_interval_s
+        self._unmoved = IngestResult()  # stored, meters not yet moved forward
+        self._moved_at = time.monotonic()
+        self._decoder: ProcessPoolExecutor | None = None
 
     def _on_message(self, client, userdata, message) -> None:
         self.inbox.put(Received(message.topic, message.payload, message.mid, message.qos))
@@ -109,25 +127,80 @@ class IngestWorker:
             self.client = None
 
     def run(self, *, until=None, report_every_s: float = 5.0, on_report=None) -> WorkerStats:
-        """Process batches until `stop()` (or `until()` returns True)."""
+        """Process batches until `stop()` (or `until()` returns True). With a decoding process,
+        batch n+1 is decoded there while batch n is stored here."""
         last_report = time.monotonic()
-        while not self.stopping.is_set() and not (until and until()):
-            batch = self._collect()
-            if batch:
-                self._process_until_stored(batch)
-            if on_report and time.monotonic() - last_report >= report_every_s:
-                on_report(self.stats)
-                last_report = time.monotonic()
+        waiting: tuple[list[Received], Future] | None = None
+        try:
+            while not self.stopping.is_set() and not (until and until()):
+                batch = self._collect()
+                if self.decode_processes and batch:
+                    decoding = (batch, self._decode_elsewhere(batch))
+                    if waiting is not None:
+                        self._store_until_done(waiting[0], self._decoded(*waiting))
+                    waiting = decoding
+                else:
+                    if waiting is not None:
+                        self._store_until_done(waiting[0], self._decoded(*waiting))
+                        waiting = None
+                    if batch:
+                        self._store_until_done(batch, self._decode(batch))
+                if time.monotonic() - self._moved_at >= self.state_interval_s:
+                    self.move_meters()
+                if on_report and time.monotonic() - last_report >= report_every_s:
+                    on_report(self.stats)
+                    last_report = time.monotonic()
+            if waiting is not None and not self.stopping.is_set():
+                self._store_until_done(waiting[0], self._decoded(*waiting))
+            self.move_meters()
+        finally:
+            self._forget_decoder()
         return self.stats
 
-    def _process_until_stored(self, batch: list[Received]) -> None:
+    def _decode_elsewhere(self, batch: list[Received]) -> Future:
+        messages = [(received.topic, received.payload) for received in batch]
+        try:
+            return self._decoding_process().submit(decode_readings, messages)
+        except BrokenProcessPool:  # it died while idle: start another
+            self._forget_decoder()
+            return self._decoding_process().submit(decode_readings, messages)
+
+    def _decoding_process(self) -> ProcessPoolExecutor:
+        if self._decoder is None:
+            self._decoder = ProcessPoolExecutor(
+                max_workers=self.decode_processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._decoder
+
+    def _forget_decoder(self) -> None:
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=False, cancel_futures=True)
+            self._decoder = None
+
+    def _decoded(
+        self, batch: list[Received], decoding: Future
+    ) -> list[DecodedMessage | RejectedMessage]:
+        try:
+            return decoding.result()
+        except BrokenProcessPool:
+            logger.exception("the decoding process died; decoding here, starting another")
+            self._forget_decoder()
+            return self._decode(batch)
+
+    @staticmethod
+    def _decode(batch: list[Received]) -> list[DecodedMessage | RejectedMessage]:
+        return decode_readings([(received.topic, received.payload) for received in batch])
+
+    def _store_until_done(
+        self, batch: list[Received], decoded: list[DecodedMessage | RejectedMessage]
+    ) -> None:
         """A database error (locked, connection lost) is retried with the same batch: storage
         is idempotent, and the messages stay unacknowledged until it succeeds."""
         delay = 0.5
         while not self.stopping.is_set():
             close_old_connections()  # a long-running worker: drop a broken connection
             try:
-                self.process(batch)
+                self._store(batch, decoded)
                 return
             except DatabaseError:
                 logger.exception("ingest batch failed; retrying in %.1f s", delay)
@@ -158,38 +231,51 @@ class IngestWorker:
         return self._organisations[code]
 
     def process(self, batch: list[Received]) -> IngestResult:
-        """Parse, store in one transaction, then acknowledge every message of the batch."""
-        readings: list[ReadingIn] = []
+        """Decode, store in one transaction, then acknowledge every message of the batch (and
+        move its meters forward at once)."""
+        result = self._store(batch, self._decode(batch))
+        self.move_meters()
+        return result
+
+    def move_meters(self) -> None:
+        """Move the meters (and gateways) of the batches stored since the last time forward."""
+        self._moved_at = time.monotonic()
+        if not self._unmoved.latest_times and not self._unmoved.gateways_seen:
+            return
+        try:
+            with transaction.atomic():
+                move_meters_forward(self._unmoved)
+        except DatabaseError:
+            logger.exception("moving meters forward failed; trying again with the next batch")
+            return
+        self._unmoved = IngestResult()
+
+    def _store(
+        self, batch: list[Received], decoded: list[DecodedMessage | RejectedMessage]
+    ) -> IngestResult:
+        groups: list[ReadingGroup] = []
         rejected: list[QuarantinedReading] = []
-        for received in batch:
-            try:
-                topic = parse_topic(received.topic)
-                message = parse_readings(received.payload)
-                if message.gateway_id != topic.gateway_id:
-                    raise PayloadError("gateway_id does not match the topic", "gateway_id")
-            except (PayloadError, ValueError) as exc:
+        for received, message in zip(batch, decoded, strict=True):
+            if type(message) is RejectedMessage:
                 rejected.append(
                     QuarantinedReading(
                         source=ReadingSource.MQTT,
                         reason="bad_payload",
-                        detail=str(exc)[:300],
+                        detail=message.detail,
                         raw=received.payload[:10000].decode("utf-8", "replace"),
                     )
                 )
                 continue
-            organisation_id = self._organisation_id(topic.organisation)
-            readings.extend(
-                ReadingIn(
-                    organisation_id=organisation_id,
-                    meter_address=item.meter_address,
-                    timestamp=item.timestamp,
-                    registers=item.registers,
-                    source=ReadingSource.MQTT,
-                    gateway_serial=topic.gateway_id,
+            groups.append(
+                ReadingGroup(
+                    self._organisation_id(message.organisation_code),
+                    ReadingSource.MQTT,
+                    message.gateway_id,
+                    message.readings,
                 )
-                for item in message.readings
             )
-        result = ingest(readings)
+        result = store(groups, move_meters=False)
+        self._unmoved.add(result)
         if rejected:
             QuarantinedReading.objects.bulk_create(rejected)
         for received in batch:

@@ -120,7 +120,7 @@ class CloseMode(StrEnum):
 class MeterReading:
     meter_address: str
     timestamp: datetime
-    registers: Mapping[str, Decimal]
+    registers: Mapping[str, Decimal | str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,19 +297,27 @@ _READINGS_KEYS = _MESSAGE_KEYS | {"readings"}
 _READING_KEYS = frozenset({"meter_address", "timestamp", "registers"})
 
 
-def parse_readings(payload: bytes | str) -> ReadingsMessage:
-    """An `up/readings` payload → ReadingsMessage; raises PayloadError naming the bad field."""
+def parse_readings(payload: bytes | str, *, registers_as_text: bool = False) -> ReadingsMessage:
+    """An `up/readings` payload → ReadingsMessage; raises PayloadError naming the bad field.
+
+    With `registers_as_text` the register values stay the checked decimal strings of the
+    payload (exact; ingest converts them once, straight to its stored integers)."""
     document = _check_keys(_load_json(payload), "", _READINGS_KEYS)
     items = _array(document["readings"], "readings", MAX_READINGS_PER_MESSAGE)
     timestamps: dict[str, datetime] = {}
     return ReadingsMessage(
         gateway_id=_identifier(document["gateway_id"], "gateway_id"),
         message_id=_identifier(document["message_id"], "message_id"),
-        readings=tuple(_parse_reading(item, index, timestamps) for index, item in enumerate(items)),
+        readings=tuple(
+            _parse_reading(item, index, timestamps, registers_as_text)
+            for index, item in enumerate(items)
+        ),
     )
 
 
-def _parse_reading(item: object, index: int, timestamps: dict[str, datetime]) -> MeterReading:
+def _parse_reading(
+    item: object, index: int, timestamps: dict[str, datetime], registers_as_text: bool
+) -> MeterReading:
     """One reading. `timestamps` caches parsed times: a gateway often sends one time for all."""
     if type(item) is not dict or item.keys() != _READING_KEYS:
         item = _check_keys(item, f"readings[{index}]", _READING_KEYS)
@@ -321,7 +329,7 @@ def _parse_reading(item: object, index: int, timestamps: dict[str, datetime]) ->
     return MeterReading(
         _identifier(item["meter_address"], f"readings[{index}].meter_address"),
         timestamp,
-        _parse_registers(item["registers"], index),
+        _parse_registers(item["registers"], index, registers_as_text),
     )
 
 
@@ -331,7 +339,9 @@ _REGISTER_VALUES_PATTERN = re.compile(
 )
 
 
-def _parse_registers(registers: object, index: int) -> dict[str, Decimal]:
+def _parse_registers(
+    registers: object, index: int, as_text: bool = False
+) -> Mapping[str, Decimal | str]:
     """Fast path: check all values with one regex over the joined strings; anything unusual
     falls back to checking register by register, which names the bad one."""
     if type(registers) is dict and registers and registers.keys() <= REGISTER_NAMES:
@@ -345,8 +355,9 @@ def _parse_registers(registers: object, index: int) -> dict[str, Decimal]:
             and _REGISTER_VALUES_PATTERN.fullmatch(joined) is not None
             and ("-" not in joined or not _negative_cumulative(registers))
         ):
-            return dict(zip(registers, map(Decimal, texts), strict=True))
-    return _parse_registers_one_by_one(registers, f"readings[{index}].registers")
+            return registers if as_text else dict(zip(registers, map(Decimal, texts), strict=True))
+    values = _parse_registers_one_by_one(registers, f"readings[{index}].registers")
+    return registers if as_text and type(registers) is dict else values
 
 
 def _negative_cumulative(registers: dict[str, str]) -> bool:
@@ -505,7 +516,9 @@ def _prices(value: object, path: str) -> dict[str, Decimal]:
 # --- Encoding -----------------------------------------------------------------------------
 
 
-def _decimal_text(value: Decimal, pattern: re.Pattern[str], what: str) -> str:
+def _decimal_text(value: Decimal | str, pattern: re.Pattern[str], what: str) -> str:
+    if isinstance(value, str):
+        value = Decimal(value)
     if not value.is_finite():
         raise InvalidValue(f"{what}: {value} is not a finite number")
     text = format(value, "f")

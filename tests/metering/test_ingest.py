@@ -195,3 +195,86 @@ def test_manual_reading_is_stored_and_audited(meter, admin_user):
 
     assert Reading.objects.get(meter=meter).source == "manual"
     assert AuditEntry.objects.filter(action="reading.manual").exists()
+
+
+def test_backfilled_reading_must_fit_the_stored_readings_inside_the_batch_span(meter):
+    ingest(
+        [reading(meter, 0, "100"), reading(meter, 30, "101"), reading(meter, 60, "102")], now=NOW
+    )
+
+    # 15 min: above the stored 30-min reading; 45 min: fits between 30 and 60.
+    result = ingest([reading(meter, 15, "101.5"), reading(meter, 45, "101.5")], now=NOW)
+
+    assert (result.stored, result.quarantined) == (1, 1)
+    assert QuarantinedReading.objects.get().detail.startswith("energy_kwh 101.500 > 101.000")
+
+
+def test_the_same_reading_twice_in_one_batch_is_stored_once(meter):
+    result = ingest([reading(meter, 0, "100"), reading(meter, 0, "100")], now=NOW)
+
+    assert (result.stored, result.duplicates) == (1, 1)
+
+
+def test_a_meter_edited_between_batches_is_read_again(meter):
+    from submeter.metering.models import Meter
+
+    ingest([reading(meter, 0, "100")], now=NOW)
+    # A bulk update sends no signal: the database trigger tells ingest the meter changed.
+    Meter.objects.filter(pk=meter.pk).update(rated_power_kw=Decimal("1000"))
+
+    # 50 kWh in 15 minutes: impossible at 10 kW, possible at 1000 kW.
+    assert ingest([reading(meter, 15, "150")], now=NOW).stored == 1
+
+
+def test_a_meter_whose_address_changed_is_not_found_by_its_old_address(meter):
+    ingest([reading(meter, 0, "100")], now=NOW)
+    old_address, meter.address = meter.address, "NEW-1"
+    meter.save(update_fields=["address"])
+
+    stray = ReadingIn(
+        meter.organisation_id,
+        old_address,
+        T0 + datetime.timedelta(minutes=15),
+        {"energy_kwh": Decimal("101")},
+        "mqtt",
+    )
+    moved = ReadingIn(
+        meter.organisation_id,
+        "NEW-1",
+        T0 + datetime.timedelta(minutes=15),
+        {"energy_kwh": Decimal("101")},
+        "mqtt",
+    )
+
+    assert ingest([stray], now=NOW).quarantined == 1
+    assert ingest([moved], now=NOW).stored == 1
+
+
+def test_a_row_stored_meanwhile_by_another_worker_is_counted_as_a_duplicate(meter):
+    from submeter.metering.ingest import forget_caches
+
+    ingest([reading(meter, 0, "100")], now=NOW)
+    Reading.objects.create(
+        meter=meter,
+        organisation_id=meter.organisation_id,
+        source="mqtt",
+        timestamp=T0 + datetime.timedelta(minutes=15),
+        energy_kwh=Decimal("101"),
+    )  # the meter's last reading time was not moved: this worker takes 15 min as new
+    forget_caches()
+
+    result = ingest([reading(meter, 15, "101"), reading(meter, 30, "102")], now=NOW)
+
+    assert (result.stored, result.duplicates) == (1, 1)
+    assert Reading.objects.filter(meter=meter).count() == 3
+
+
+def test_deleting_a_meter_moves_the_identity_version(meter, org):
+    from submeter.metering.models import MeterIdentityVersion
+
+    other = make_meter(org, address="555")
+    before = MeterIdentityVersion.objects.get(pk=1).version
+
+    other.delete()
+
+    assert MeterIdentityVersion.objects.get(pk=1).version == before + 1

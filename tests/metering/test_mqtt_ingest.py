@@ -163,3 +163,61 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(mqtt_url, p
         second.stop()
     assert Reading.objects.filter(organisation=organisation).count() == 30
     assert Reading.objects.filter(meter=meters[0]).count() == 6
+
+
+def decoding_worker(url, organisation):
+    """A worker that decodes in a second process (not started: tests call `start`)."""
+    worker = IngestWorker(
+        url,
+        client_id=f"ingest-{uuid.uuid4().hex[:8]}",
+        share_group="",
+        mqtt5=bool(os.environ.get("MQTT_URL")),
+        decode_processes=1,
+        flush_interval_s=0.05,
+    )
+    worker.subscription_organisation = organisation.code
+    return worker
+
+
+@pytest.mark.django_db(transaction=True)  # `run` is the production loop: it recycles connections
+def test_a_worker_decoding_in_another_process_stores_every_reading(mqtt_url, park, publisher):
+    organisation, meters = park
+    worker = decoding_worker(mqtt_url, organisation)
+    worker.start()
+    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
+    stored = Reading.objects.filter(organisation=organisation)
+    deadline = time.monotonic() + 30
+    try:
+        for interval in range(8):
+            publisher.publish(topic, message(meters, interval), qos=1).wait_for_publish(5)
+        publisher.publish(topic, b"not json", qos=1).wait_for_publish(5)
+        worker.run(until=lambda: stored.count() == 40 or time.monotonic() > deadline)
+    finally:
+        worker.stop()
+    assert stored.count() == 40
+    meters[0].refresh_from_db()
+    assert meters[0].last_reading_at == START + timedelta(minutes=15 * 7)
+    assert worker.stats.rejected == 1
+    assert QuarantinedReading.objects.get(reason="bad_payload").raw == "not json"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_decoding_process_dies_decodes_the_batch_itself(mqtt_url, park, publisher):
+    import os as os_module
+    import signal
+
+    organisation, meters = park
+    worker = decoding_worker(mqtt_url, organisation)
+    worker._decode_elsewhere([]).result()  # the decoding process is up
+    for pid in list(worker._decoder._processes):
+        os_module.kill(pid, signal.SIGKILL)
+    worker.start()
+    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
+    stored = Reading.objects.filter(organisation=organisation)
+    deadline = time.monotonic() + 30
+    try:
+        publisher.publish(topic, message(meters, 0), qos=1).wait_for_publish(5)
+        worker.run(until=lambda: stored.count() == 5 or time.monotonic() > deadline)
+    finally:
+        worker.stop()
+    assert stored.count() == 5
