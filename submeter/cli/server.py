@@ -98,9 +98,12 @@ def migrate(args: argparse.Namespace) -> int:
 
 def createadmin(args: argparse.Namespace) -> int:
     setup_django()
+    from django.contrib.auth import get_user_model
+
     from submeter.errors import ServiceError
     from submeter.tenancy.services import create_administrator
 
+    existing = get_user_model().objects.filter(username=args.username).exists()
     try:
         membership = create_administrator(
             organisation_name=args.org, username=args.username, password=args.password
@@ -112,6 +115,11 @@ def createadmin(args: argparse.Namespace) -> int:
         f"{membership.user.username} is an administrator of {membership.organisation.name} "
         f"(code {membership.organisation.code})."
     )
+    if existing:
+        print(
+            f"{args.username} already existed: its password was not changed "
+            "(change it in the console)."
+        )
     return 0
 
 

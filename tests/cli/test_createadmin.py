@@ -32,6 +32,20 @@ def test_createadmin_twice_reuses_the_organisation(db):
     )
 
 
+def test_createadmin_for_an_existing_user_says_its_password_is_unchanged(db, capsys):
+    from django.contrib.auth import authenticate
+
+    main(["createadmin", "--org", "East", "--username", "a1", "--password", "Sparkling-Meter-42"])
+    capsys.readouterr()
+
+    code = main(["createadmin", "--org", "West", "--username", "a1", "--password", "Other-Pass-99"])
+
+    assert code == 0
+    assert "password was not changed" in capsys.readouterr().out
+    assert authenticate(username="a1", password="Sparkling-Meter-42") is not None
+    assert Membership.objects.filter(user__username="a1", organisation__name="West").exists()
+
+
 def test_createadmin_refuses_a_weak_password(db, capsys):
     code = main(["createadmin", "--org", "East", "--username", "weak", "--password", "123"])
 
