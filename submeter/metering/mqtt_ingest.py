@@ -32,7 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from submeter.metering.ingest import IngestResult, ReadingGroup, move_meters_forward, store
 from submeter.metering.models import QuarantinedReading, ReadingSource
@@ -194,16 +194,18 @@ class IngestWorker:
     def _store_until_done(
         self, batch: list[Received], decoded: list[DecodedMessage | RejectedMessage]
     ) -> None:
-        """A database error (locked, connection lost) is retried with the same batch: storage
-        is idempotent, and the messages stay unacknowledged until it succeeds."""
+        """A database error (locked, connection lost) is retried with the same batch, on a new
+        connection: storage is idempotent, and the messages stay unacknowledged until it
+        succeeds. A working connection is kept from batch to batch (a new one would start with
+        a cold SQLite page cache)."""
         delay = 0.5
         while not self.stopping.is_set():
-            close_old_connections()  # a long-running worker: drop a broken connection
             try:
                 self._store(batch, decoded)
                 return
             except DatabaseError:
                 logger.exception("ingest batch failed; retrying in %.1f s", delay)
+                connection.close()
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
 

@@ -221,3 +221,34 @@ def test_a_worker_whose_decoding_process_dies_decodes_the_batch_itself(mqtt_url,
     finally:
         worker.stop()
     assert stored.count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_meets_a_database_error_is_stored_on_a_new_connection(
+    mqtt_url, park, publisher, monkeypatch
+):
+    from django.db import OperationalError, connection
+
+    from submeter.metering import mqtt_ingest
+
+    organisation, meters = park
+    worker = worker_for(mqtt_url, organisation)
+    real_store, calls = mqtt_ingest.store, []
+
+    def failing_once(groups, **kwargs):
+        calls.append(connection.connection)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real_store(groups, **kwargs)
+
+    monkeypatch.setattr(mqtt_ingest, "store", failing_once)
+    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
+    stored = Reading.objects.filter(organisation=organisation)
+    deadline = time.monotonic() + 30
+    try:
+        publisher.publish(topic, message(meters, 0), qos=1).wait_for_publish(5)
+        worker.run(until=lambda: stored.count() == 5 or time.monotonic() > deadline)
+    finally:
+        worker.stop()
+    assert stored.count() == 5
+    assert len(calls) == 2 and calls[0] is not calls[1]
