@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from submeter.metering.registers import INSTANTANEOUS_FIELDS
 from submeter.protocols import dlt645
 from submeter.protocols.errors import ProtocolError
 from submeter.protocols.modbus_maps import REGISTER_MAPS, RegisterMap, decode_registers
@@ -33,16 +34,7 @@ class PollKind(StrEnum):
     BILLING = "billing"
 
 
-SAFETY_REGISTERS = (
-    "voltage_a_v",
-    "voltage_b_v",
-    "voltage_c_v",
-    "current_a_a",
-    "current_b_a",
-    "current_c_a",
-    "power_kw",
-    "power_factor",
-)
+SAFETY_REGISTERS = INSTANTANEOUS_FIELDS  # V, A, kW, PF: what a reading keeps of the moment
 BILLING_REGISTERS = (
     "energy_kwh",
     "energy_rate1_kwh",

@@ -1,6 +1,7 @@
 import pytest
 
 from submeter.control.models import PrepaidPolicy
+from tests.e2e.login import log_in
 from tests.factories import (
     make_building,
     make_customer,
@@ -37,11 +38,7 @@ def test_filter_the_board_by_building_open_a_room_and_protect_it(live_server, pa
     rented_room(a_floor, "101", "王氏商贸")
     room = rented_room(b_floor, "201", "李记餐饮", alarm_level=1)
 
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "Sparkling-Meter-42")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-dashboard]")
+    log_in(page, live_server.url, "operator")
 
     page.click("a[href='/console/board/']")
     page.wait_for_selector("[data-board]")

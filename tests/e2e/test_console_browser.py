@@ -3,6 +3,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from tests.e2e.login import log_in
 from tests.factories import make_meter, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -14,11 +15,7 @@ def test_log_in_open_the_meters_list_and_export_it(live_server, page, org, other
         make_meter(org, address=f"10000000000{n}")
     make_meter(other_org, address="999999999999")
 
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "Sparkling-Meter-42")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-dashboard]")
+    log_in(page, live_server.url, "operator")
     assert page.title().startswith("首页概览")
     assert page.locator("[data-figure=rooms]").count() == 1
 
@@ -51,11 +48,7 @@ def test_console_fetches_nothing_from_other_hosts(live_server, page, org):
     requested = []
     page.on("request", lambda request: requested.append(request.url))
 
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "Sparkling-Meter-42")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-dashboard]")
+    log_in(page, live_server.url, "operator")
     page.goto(f"{live_server.url}/console/metering/meter/")
     page.wait_for_load_state("networkidle")
 

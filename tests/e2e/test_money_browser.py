@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from submeter.ledger.models import Transaction
+from tests.e2e.login import log_in
 from tests.factories import make_customer, make_room, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,11 +16,7 @@ def test_top_up_through_the_dialog_and_see_the_receipt_and_the_statement(live_se
     room.customer = customer
     room.save()
 
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "cashier")
-    page.fill("input[name=password]", "Sparkling-Meter-42")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-dashboard]")
+    log_in(page, live_server.url, "cashier")
 
     page.goto(f"{live_server.url}/console/customers/customer/")
     page.get_by_role("link", name="王氏商贸").click()

@@ -165,6 +165,21 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(mqtt_url, p
     assert Reading.objects.filter(meter=meters[0]).count() == 6
 
 
+def publish_and_run(worker, publisher, organisation, payloads, expected: int) -> int:
+    """Publish the payloads as gateway gw-1, run the worker's production loop (`run`) until it
+    has stored `expected` readings or 30 s passed, stop it; the readings stored."""
+    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
+    stored = Reading.objects.filter(organisation=organisation)
+    deadline = time.monotonic() + 30
+    try:
+        for payload in payloads:
+            publisher.publish(topic, payload, qos=1).wait_for_publish(5)
+        worker.run(until=lambda: stored.count() == expected or time.monotonic() > deadline)
+    finally:
+        worker.stop()
+    return stored.count()
+
+
 def decoding_worker(url, organisation):
     """A worker that decodes in a second process (not started: tests call `start`)."""
     worker = IngestWorker(
@@ -184,17 +199,9 @@ def test_a_worker_decoding_in_another_process_stores_every_reading(mqtt_url, par
     organisation, meters = park
     worker = decoding_worker(mqtt_url, organisation)
     worker.start()
-    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
-    stored = Reading.objects.filter(organisation=organisation)
-    deadline = time.monotonic() + 30
-    try:
-        for interval in range(8):
-            publisher.publish(topic, message(meters, interval), qos=1).wait_for_publish(5)
-        publisher.publish(topic, b"not json", qos=1).wait_for_publish(5)
-        worker.run(until=lambda: stored.count() == 40 or time.monotonic() > deadline)
-    finally:
-        worker.stop()
-    assert stored.count() == 40
+    payloads = [*(message(meters, interval) for interval in range(8)), b"not json"]
+
+    assert publish_and_run(worker, publisher, organisation, payloads, 40) == 40
     meters[0].refresh_from_db()
     assert meters[0].last_reading_at == START + timedelta(minutes=15 * 7)
     assert worker.stats.rejected == 1
@@ -212,15 +219,7 @@ def test_a_worker_whose_decoding_process_dies_decodes_the_batch_itself(mqtt_url,
     for pid in list(worker._decoder._processes):
         os_module.kill(pid, signal.SIGKILL)
     worker.start()
-    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
-    stored = Reading.objects.filter(organisation=organisation)
-    deadline = time.monotonic() + 30
-    try:
-        publisher.publish(topic, message(meters, 0), qos=1).wait_for_publish(5)
-        worker.run(until=lambda: stored.count() == 5 or time.monotonic() > deadline)
-    finally:
-        worker.stop()
-    assert stored.count() == 5
+    assert publish_and_run(worker, publisher, organisation, [message(meters, 0)], 5) == 5
 
 
 @pytest.mark.django_db(transaction=True)
@@ -242,13 +241,5 @@ def test_a_batch_that_meets_a_database_error_is_stored_on_a_new_connection(
         return real_store(groups, **kwargs)
 
     monkeypatch.setattr(mqtt_ingest, "store", failing_once)
-    topic = build_topic(organisation.code, "gw-1", TopicKind.READINGS)
-    stored = Reading.objects.filter(organisation=organisation)
-    deadline = time.monotonic() + 30
-    try:
-        publisher.publish(topic, message(meters, 0), qos=1).wait_for_publish(5)
-        worker.run(until=lambda: stored.count() == 5 or time.monotonic() > deadline)
-    finally:
-        worker.stop()
-    assert stored.count() == 5
+    assert publish_and_run(worker, publisher, organisation, [message(meters, 0)], 5) == 5
     assert len(calls) == 2 and calls[0] is not calls[1]
