@@ -69,14 +69,16 @@ def stored_units(registers: Mapping[str, Decimal | str]) -> Units | None:
         if spec is None:
             continue
         index, places, rounding = spec
-        if type(value) is str:
+        if isinstance(value, str):
             whole, _dot, fraction = value.partition(".")
             if len(fraction) <= places:
                 units[index] = int(whole + fraction + _PADDING[places - len(fraction)])
                 known = True
                 continue
-            value = Decimal(value)
-        units[index] = int(value.scaleb(places).to_integral_value(rounding))
+            number = Decimal(value)
+        else:
+            number = value
+        units[index] = int(number.scaleb(places).to_integral_value(rounding))
         known = True
     return units if known else None
 

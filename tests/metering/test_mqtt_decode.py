@@ -39,3 +39,18 @@ def test_a_message_whose_gateway_is_not_the_topics_is_rejected():
     [result] = decode_readings([(build_topic("park", "gw-2", TopicKind.READINGS), payload())])
 
     assert result == RejectedMessage("gateway_id: does not match the topic")
+
+
+def test_the_decoding_process_imports_no_django():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, submeter.metering.mqtt_decode\n"
+        "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout.strip() == "[]"
