@@ -16,9 +16,22 @@ def in_list(column: str, values: Iterable) -> tuple[str, object]:
     if connection.vendor != "postgresql":
         return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(values)
     if all(type(value) is int for value in values):
-        # An array literal: psycopg adapts a list of ints item by item, several times slower.
-        return f"{column} = ANY(%s::bigint[])", "{" + ",".join(map(str, values)) + "}"
+        return f"{column} = ANY(%s::bigint[])", _int_array(values)
     return f"{column} = ANY(%s)", values
+
+
+def each_id(ids: Iterable[int], name: str) -> tuple[str, object]:
+    """A one-column table of the ids, its column called `name`, to select from (`FROM …`)."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return f"unnest(%s::bigint[]) AS {name}", _int_array(ids)
+    return f"(SELECT value AS {name} FROM json_each(%s))", json.dumps(ids)
+
+
+def _int_array(values: list[int]) -> str:
+    """A PostgreSQL array literal: psycopg adapts a list of ints item by item, several times
+    slower."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def as_text(column: str) -> str:

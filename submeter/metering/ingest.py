@@ -21,7 +21,6 @@ editing a meter) can never make it trust a stale value.
 from __future__ import annotations
 
 import datetime
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from submeter.database import as_text, in_list
+from submeter.database import as_text, each_id, in_list
 from submeter.metering.models import (
     Gateway,
     Meter,
@@ -205,19 +204,9 @@ def _latest_times(meter_ids: Sequence[int]) -> dict[int, datetime.datetime | Non
     per meter): the truth whoever wrote them, where the meter's `last_reading_at` may lag."""
     if not meter_ids:
         return {}
-    table = Reading._meta.db_table
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT m, (SELECT max(timestamp) FROM {table} WHERE meter_id = m)::text "
-            "FROM unnest(%s::bigint[]) AS m"
-        )
-        parameter: object = "{" + ",".join(map(str, meter_ids)) + "}"
-    else:
-        sql = (
-            f"SELECT j.value, (SELECT max(timestamp) FROM {table} WHERE meter_id = j.value) "
-            "FROM json_each(%s) AS j"
-        )
-        parameter = json.dumps(list(meter_ids))
+    source, parameter = each_id(meter_ids, "m")
+    latest = as_text(f"(SELECT max(timestamp) FROM {Reading._meta.db_table} WHERE meter_id = m)")
+    sql = f"SELECT m, {latest} FROM {source}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [parameter])
         return {meter_id: _aware(at) for meter_id, at in cursor.fetchall()}

@@ -47,7 +47,13 @@ logger = logging.getLogger(__name__)
 class WorkerStats:
     messages: int = 0
     rejected: int = 0
-    result: IngestResult = field(default_factory=IngestResult)
+    result: IngestResult = field(default_factory=IngestResult)  # the counts only
+
+    def count(self, result: IngestResult) -> None:
+        """Add a batch's counts (not its meters: a running worker would carry every meter)."""
+        self.result.stored += result.stored
+        self.result.duplicates += result.duplicates
+        self.result.quarantined += result.quarantined
 
 
 @dataclass(frozen=True)
@@ -285,5 +291,5 @@ class IngestWorker:
                 self.client.ack(received.mid, received.qos)
         self.stats.messages += len(batch)
         self.stats.rejected += len(rejected)
-        self.stats.result.add(result)
+        self.stats.count(result)
         return result
